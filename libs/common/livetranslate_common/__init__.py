@@ -1,0 +1,1 @@
+"""Code shared by every LiveTranslate service: settings, Avro serde, topic catalogue, logging."""

@@ -1,0 +1,54 @@
+"""The project's own services as managed processes: the gateway and the audio pipeline.
+
+The launcher, the end-to-end tests and the benchmarks start them the same way an operator's
+process manager would: as separate processes configured only by environment variables.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from livetranslate_common.devstack.processes import ManagedProcess, http_ready
+
+
+def gateway_process(
+    run_dir: Path, *, port: int, env: Mapping[str, str], name: str = "gateway"
+) -> ManagedProcess:
+    return ManagedProcess(
+        name=name,
+        command=[sys.executable, "-m", "livetranslate_gateway"],
+        pid_file=run_dir / f"{name}.pid",
+        log_file=run_dir / f"{name}.log",
+        env={**env, "GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1"},
+        ready=http_ready(f"http://127.0.0.1:{port}/health"),
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        stop_timeout=15.0,
+    )
+
+
+def pipeline_process(
+    run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "pipeline"
+) -> ManagedProcess:
+    return ManagedProcess(
+        name=name,
+        command=[
+            sys.executable,
+            "-m",
+            "livetranslate_audio_pipeline",
+            "worker",
+            "--loglevel=info",
+            f"--web-port={web_port}",
+            "--web-host=127.0.0.1",
+        ],
+        pid_file=run_dir / f"{name}.pid",
+        log_file=run_dir / f"{name}.log",
+        env={**env, "PIPELINE_WEB_PORT": str(web_port)},
+        # Ready once the worker has its partitions and the speech model is loaded.
+        ready=http_ready(f"http://127.0.0.1:{web_port}/health"),
+        port=web_port,
+        url=f"http://127.0.0.1:{web_port}/health",
+        stop_timeout=20.0,
+    )

@@ -1,0 +1,1 @@
+"""Test support: ``fixtures`` is a pytest plugin with real Kafka and PostgreSQL fixtures."""
