@@ -1,0 +1,1 @@
+"""The PostgreSQL read model: migrations, projections written from events, queries."""

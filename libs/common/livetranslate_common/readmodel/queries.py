@@ -1,0 +1,66 @@
+"""Reading the read model, for the gateway's REST API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    session_id: str
+    user_id: str | None
+    source_type: str
+    title: str | None
+    created_at: datetime
+    stream_ended_at: datetime | None
+    completed_at: datetime | None
+    final_segment_count: int | None
+    total_samples: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    segment_id: str
+    run_id: str
+    revision: int
+    is_final: bool
+    text: str
+    language: str | None
+    start_ms: int
+    end_ms: int
+    speaker: str | None
+    confidence: float | None
+    words: list[dict[str, Any]]
+    model: str
+    pipeline_version: str
+
+
+async def get_session(conn: psycopg.AsyncConnection[Any], session_id: str) -> SessionRow | None:
+    async with conn.cursor(row_factory=class_row(SessionRow)) as cursor:
+        await cursor.execute(
+            "SELECT session_id, user_id, source_type, title, created_at, stream_ended_at,"
+            " completed_at, final_segment_count, total_samples"
+            " FROM sessions WHERE session_id = %s",
+            (session_id,),
+        )
+        return await cursor.fetchone()
+
+
+async def transcript_segments(
+    conn: psycopg.AsyncConnection[Any], session_id: str, *, run_id: str, finals_only: bool = True
+) -> list[SegmentRow]:
+    async with conn.cursor(row_factory=class_row(SegmentRow)) as cursor:
+        await cursor.execute(
+            "SELECT segment_id, run_id, revision, is_final, text, language, start_ms, end_ms,"
+            " speaker, confidence, words, model, pipeline_version"
+            " FROM segments WHERE session_id = %s AND run_id = %s"
+            " AND (is_final OR NOT %s)"
+            " ORDER BY start_ms, segment_id",
+            (session_id, run_id, finals_only),
+        )
+        return await cursor.fetchall()

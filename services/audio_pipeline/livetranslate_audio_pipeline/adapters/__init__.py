@@ -1,0 +1,1 @@
+"""Adapters: recognizer backends and the PostgreSQL read model."""

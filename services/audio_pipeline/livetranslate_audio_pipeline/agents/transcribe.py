@@ -1,0 +1,72 @@
+"""audio-ingest -> audio-results: chunks in, transcript segments out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from livetranslate_audio_pipeline import PIPELINE_VERSION
+from livetranslate_audio_pipeline.app import app, pipeline_settings
+from livetranslate_audio_pipeline.core.session import SessionTranscriber
+from livetranslate_audio_pipeline.core.vad import SileroVad
+from livetranslate_audio_pipeline.recognizers import build_recognizer
+from livetranslate_audio_pipeline.topics import audio_ingest, audio_results
+from livetranslate_common.envelope import new_event
+from livetranslate_schemas.events import Envelope
+
+log = logging.getLogger(__name__)
+
+SOURCE = "audio_pipeline"
+
+_transcriber: SessionTranscriber | None = None
+_building = asyncio.Lock()
+
+
+def recognizer_loaded() -> bool:
+    return _transcriber is not None
+
+
+def _build_transcriber() -> SessionTranscriber:
+    settings = pipeline_settings
+    return SessionTranscriber(
+        build_recognizer(settings),
+        lambda: SileroVad(
+            threshold=settings.vad_threshold,
+            min_silence_ms=settings.vad_min_silence_ms,
+            max_speech_s=settings.max_utterance_s,
+        ),
+        run_id=settings.run_id,
+        pipeline_version=PIPELINE_VERSION,
+    )
+
+
+async def transcriber() -> SessionTranscriber:
+    # Built once, off the event loop (loading the model takes CPU for a second), and only
+    # in a worker: importing the app for `faust --help` or tests loads no model.
+    global _transcriber
+    async with _building:
+        if _transcriber is None:
+            _transcriber = await asyncio.to_thread(_build_transcriber)
+            log.info("speech recognizer ready: %s", _transcriber)
+    return _transcriber
+
+
+@app.agent(audio_ingest)
+async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
+    async for event in stream.events():
+        envelope: Envelope = event.value
+        for payload in await (await transcriber()).handle(envelope.payload):
+            # Results keep the session's key, so they land in the matching partition.
+            await audio_results.send(
+                key=event.key,
+                value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
+            )
+
+
+@app.task
+async def load_model_at_start() -> None:
+    # Load Whisper before the first chunk arrives, so the first result is not late by the
+    # model's load time.
+    await transcriber()

@@ -1,0 +1,45 @@
+"""The audio pipeline's Faust app; ``faust -A livetranslate_audio_pipeline.app worker``.
+
+Importing this module builds the app from the environment; the agents register themselves on
+it when ``agents`` is imported (``autodiscover`` below).
+"""
+
+from __future__ import annotations
+
+import faust
+
+from livetranslate_audio_pipeline.config import PipelineSettings
+from livetranslate_common.catalogue import SESSION_PARTITIONS
+from livetranslate_common.faust_codec import CODEC_NAME, register_codec
+from livetranslate_common.faust_support import broker_urls
+from livetranslate_common.settings import KafkaSettings
+
+register_codec()
+
+kafka_settings = KafkaSettings()
+pipeline_settings = PipelineSettings()
+
+app = faust.App(
+    f"{kafka_settings.topic_prefix}{pipeline_settings.app_id}",
+    broker=broker_urls(kafka_settings.bootstrap_servers),
+    value_serializer=CODEC_NAME,
+    key_serializer="raw",
+    topic_partitions=SESSION_PARTITIONS,
+    topic_replication_factor=1,
+    # Topics come from the catalogue (livetranslate-stack / Helm job); Faust must not create
+    # them with its own defaults.
+    topic_allow_declare=True,
+    consumer_auto_offset_reset="earliest",
+    # Idempotent producer with acks=all: a retried send never duplicates or loses a result.
+    producer_acks=-1,
+    # Whisper on an utterance can take seconds on a busy CPU; polls stay well inside this.
+    broker_max_poll_interval=300.0,
+    # Commit often: on a crash, at most this many seconds of events are processed again.
+    broker_commit_every=100,
+    broker_commit_interval=1.0,
+    web_enabled=True,
+    web_host=pipeline_settings.web_host,
+    web_port=pipeline_settings.web_port,
+    autodiscover=["livetranslate_audio_pipeline.agents"],
+    origin="livetranslate_audio_pipeline",
+)

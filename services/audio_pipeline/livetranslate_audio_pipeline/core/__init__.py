@@ -1,0 +1,1 @@
+"""Pure pipeline logic: audio, utterance assembly, recognition. No Kafka here."""

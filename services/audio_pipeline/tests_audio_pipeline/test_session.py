@@ -1,0 +1,155 @@
+"""A session from chunk events to final segments, with the real VAD and Whisper."""
+
+import numpy as np
+import pytest
+
+from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
+from livetranslate_audio_pipeline.core.session import SessionTranscriber
+from livetranslate_audio_pipeline.core.vad import SileroVad
+from livetranslate_common.pcm import float_to_pcm16
+from livetranslate_common.speech_samples import (
+    SAMPLE_RATE,
+    FloatSamples,
+    SpokenLine,
+    word_error_rate,
+)
+from livetranslate_schemas.events import (
+    AudioChunkReceived,
+    AudioConfig,
+    AudioStreamEnded,
+    EventPayload,
+    ProcessingFailed,
+    ProcessingFlags,
+    SessionCreated,
+    SessionProcessingCompleted,
+    SourceType,
+    TranscriptionCompleted,
+)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> LocalWhisperRecognizer:
+    return LocalWhisperRecognizer.embedded_tiny_en()
+
+
+def _transcriber(recognizer: LocalWhisperRecognizer) -> SessionTranscriber:
+    return SessionTranscriber(recognizer, SileroVad, run_id="test", pipeline_version="t")
+
+
+def _chunk(session_id: str, seq: int, samples: FloatSamples, offset: int) -> AudioChunkReceived:
+    audio = float_to_pcm16(samples)
+    return AudioChunkReceived(
+        session_id=session_id,
+        chunk_id=f"{session_id}:{seq}",
+        seq=seq,
+        source_type=SourceType.UPLOAD,
+        audio_config=AudioConfig(),
+        sample_offset=offset,
+        num_samples=len(samples),
+        audio=audio,
+    )
+
+
+def _chunks(session_id: str, samples: FloatSamples) -> list[AudioChunkReceived]:
+    return [
+        _chunk(session_id, seq, samples[offset : offset + SAMPLE_RATE], offset)
+        for seq, offset in enumerate(range(0, len(samples), SAMPLE_RATE))
+    ]
+
+
+async def _run(transcriber: SessionTranscriber, events: list[EventPayload]) -> list[EventPayload]:
+    results: list[EventPayload] = []
+    for event in events:
+        results += await transcriber.handle(event)
+    return results
+
+
+async def test_finals_carry_the_words_and_timing(
+    recognizer: LocalWhisperRecognizer, short_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, truth = short_speech
+    chunks = _chunks("s1", samples)
+    created = SessionCreated(
+        session_id="s1",
+        source_type=SourceType.UPLOAD,
+        audio_config=AudioConfig(),
+        processing_flags=ProcessingFlags(),
+    )
+    ended = AudioStreamEnded(
+        session_id="s1",
+        last_seq=len(chunks) - 1,
+        total_chunks=len(chunks),
+        total_samples=len(samples),
+    )
+    results = await _run(_transcriber(recognizer), [created, *chunks, ended])
+    finals = [r for r in results if isinstance(r, TranscriptionCompleted)]
+    assert [f.is_final for f in finals] == [True, True]
+    assert len({f.segment_id for f in finals}) == 2
+    for final, line in zip(finals, truth, strict=True):
+        assert word_error_rate(line.text, final.text) <= 0.1
+        assert final.start_ms < final.end_ms
+        assert abs(final.end_ms - line.end_ms) <= 400
+        assert final.words
+        assert final.words[0].start_ms >= final.start_ms
+    completed = results[-1]
+    assert isinstance(completed, SessionProcessingCompleted)
+    assert completed.final_segment_count == 2
+    assert completed.audio_duration_ms == len(samples) * 1000 // SAMPLE_RATE
+
+
+async def test_duplicates_are_dropped_and_bad_chunks_reported(
+    recognizer: LocalWhisperRecognizer, short_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, truth = short_speech
+    chunks = _chunks("s2", samples)
+    bad = AudioChunkReceived(
+        session_id="s2",
+        chunk_id="s2:bad",
+        seq=len(chunks),
+        source_type=SourceType.UPLOAD,
+        audio_config=AudioConfig(),
+        sample_offset=len(samples),
+        num_samples=1,
+        audio=b"\x01\x02\x03",
+    )
+    # Every chunk delivered twice, as after a consumer restart, then a malformed one.
+    events: list[EventPayload] = [c for chunk in chunks for c in (chunk, chunk)]
+    events.append(bad)
+    ended = AudioStreamEnded(
+        session_id="s2", last_seq=bad.seq, total_chunks=len(chunks) + 1, total_samples=len(samples)
+    )
+    results = await _run(_transcriber(recognizer), [*events, ended])
+    finals = [r for r in results if isinstance(r, TranscriptionCompleted)]
+    failures = [r for r in results if isinstance(r, ProcessingFailed)]
+    assert len(finals) == 2
+    text = " ".join(f.text for f in finals)
+    assert word_error_rate(" ".join(line.text for line in truth), text) <= 0.1
+    assert len(failures) == 1
+    assert failures[0].chunk_id == "s2:bad"
+    assert failures[0].stage == "decode"
+    assert failures[0].retryable is False
+
+
+async def test_gap_in_the_sample_clock_is_filled_with_silence(
+    recognizer: LocalWhisperRecognizer, short_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, truth = short_speech
+    transcriber = _transcriber(recognizer)
+    # Two seconds of audio never arrived: later timestamps must still be true to the clock.
+    shift = 2 * SAMPLE_RATE
+    chunks = [
+        _chunk("s3", seq, samples[o : o + SAMPLE_RATE], o + shift)
+        for seq, o in enumerate(range(0, len(samples), SAMPLE_RATE))
+    ]
+    ended = AudioStreamEnded(
+        session_id="s3",
+        last_seq=len(chunks) - 1,
+        total_chunks=len(chunks),
+        total_samples=len(samples) + shift,
+    )
+    results = await _run(transcriber, [*chunks, ended])
+    finals = [r for r in results if isinstance(r, TranscriptionCompleted)]
+    assert len(finals) == 2
+    assert abs(finals[0].end_ms - (truth[0].end_ms + 2000)) <= 400
+    assert transcriber.open_sessions == 0
+    assert np.isfinite(finals[0].confidence or 0.0)
