@@ -1,0 +1,1 @@
+"""LiveTranslate gateway: the REST and WebSocket surface clients talk to."""

@@ -1,0 +1,1 @@
+"""The gateway's adapters: Kafka producer and results consumer."""

@@ -1,0 +1,228 @@
+"""Sessions: create one, upload its audio, read its transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import BaseModel, Field
+
+from livetranslate_common.readmodel.projection import project_event
+from livetranslate_common.readmodel.queries import SessionRow, get_session, transcript_segments
+from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
+from livetranslate_gateway.core.chunking import (
+    SessionAudioContext,
+    chunk_events,
+    stream_end_event,
+)
+from livetranslate_gateway.core.errors import (
+    AudioTooLargeError,
+    SessionClosedError,
+    SessionNotFoundError,
+)
+from livetranslate_gateway.core.upload_decoding import TARGET_SAMPLE_RATE, decode_upload
+from livetranslate_schemas.events import (
+    AudioConfig,
+    ProcessingFlags,
+    SessionCreated,
+    SourceType,
+)
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="A session's uuid")]
+LIVE_RUN = "live"
+
+
+class SessionCreate(BaseModel):
+    title: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(
+        default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", examples=["en"]
+    )
+    user_id: str | None = Field(default=None, max_length=100)
+    metadata: dict[str, Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
+class SessionView(BaseModel):
+    session_id: str
+    title: str | None
+    source_type: str
+    created_at: datetime
+    status: str
+    final_segment_count: int | None = None
+
+
+class UploadAccepted(BaseModel):
+    session_id: str
+    chunks: int
+    duration_ms: int
+
+
+class Word(BaseModel):
+    word: str
+    start_ms: int
+    end_ms: int
+    probability: float | None = None
+
+
+class Segment(BaseModel):
+    segment_id: str
+    start_ms: int
+    end_ms: int
+    text: str
+    speaker: str | None
+    language: str | None
+    revision: int
+    words: list[Word]
+
+
+class Transcript(BaseModel):
+    session_id: str
+    run_id: str
+    status: str
+    segments: list[Segment]
+
+
+def _status(session: SessionRow) -> str:
+    if session.completed_at is not None:
+        return "completed"
+    if session.stream_ended_at is not None:
+        return "processing"
+    return "open"
+
+
+async def _require_session(conn: Any, session_id: str) -> SessionRow:
+    session = await get_session(conn, session_id)
+    if session is None:
+        raise SessionNotFoundError(f"no session {session_id}")
+    return session
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionView)
+async def create_session(
+    body: SessionCreate, publisher: PublisherDep, conn: ConnectionDep
+) -> SessionView:
+    session_id = str(uuid.uuid4())
+    created = SessionCreated(
+        session_id=session_id,
+        user_id=body.user_id,
+        source_type=SourceType.UPLOAD,
+        audio_config=AudioConfig(language=body.language),
+        processing_flags=ProcessingFlags(),
+        title=body.title,
+        metadata=body.metadata,
+    )
+    (envelope,) = await publisher.publish(session_id, [created])
+    # The projector writes the same row from the event; writing it here too (idempotently)
+    # makes the session usable at once instead of after the projector's lag.
+    await project_event(conn, envelope)
+    return SessionView(
+        session_id=session_id,
+        title=body.title,
+        source_type=created.source_type.value,
+        created_at=envelope.timestamp,
+        status="open",
+    )
+
+
+@router.get("/{session_id}", response_model=SessionView)
+async def read_session(session_id: SessionId, conn: ConnectionDep) -> SessionView:
+    session = await _require_session(conn, session_id)
+    return SessionView(
+        session_id=session.session_id,
+        title=session.title,
+        source_type=session.source_type,
+        created_at=session.created_at,
+        status=_status(session),
+        final_segment_count=session.final_segment_count,
+    )
+
+
+@router.post(
+    "/{session_id}/audio",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def upload_audio(
+    session_id: SessionId,
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    conn: ConnectionDep,
+) -> UploadAccepted:
+    """Upload a whole recording (WAV, FLAC, OGG, MP3...) as the request body."""
+    session = await _require_session(conn, session_id)
+    if session.stream_ended_at is not None:
+        raise SessionClosedError(f"session {session_id} already has its audio")
+    data = await _read_bounded(request, settings.max_upload_bytes)
+    samples = await asyncio.to_thread(
+        decode_upload, data, max_duration_s=settings.max_audio_seconds
+    )
+    context = SessionAudioContext(
+        session_id=session_id,
+        user_id=session.user_id,
+        source_type=SourceType.UPLOAD,
+        language=None,
+        processing_flags=ProcessingFlags(),
+    )
+    chunk_samples = TARGET_SAMPLE_RATE * settings.chunk_ms // 1000
+    chunks = list(chunk_events(context, samples, chunk_samples=chunk_samples))
+    end = stream_end_event(session_id, total_chunks=len(chunks), total_samples=len(samples))
+    envelopes = await publisher.publish(session_id, [*chunks, end])
+    await project_event(conn, envelopes[-1])
+    return UploadAccepted(
+        session_id=session_id,
+        chunks=len(chunks),
+        duration_ms=len(samples) * 1000 // TARGET_SAMPLE_RATE,
+    )
+
+
+@router.get("/{session_id}/transcript", response_model=Transcript)
+async def read_transcript(
+    session_id: SessionId,
+    conn: ConnectionDep,
+    run: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = LIVE_RUN,
+) -> Transcript:
+    session = await _require_session(conn, session_id)
+    rows = await transcript_segments(conn, session_id, run_id=run)
+    return Transcript(
+        session_id=session_id,
+        run_id=run,
+        status=_status(session),
+        segments=[
+            Segment(
+                segment_id=row.segment_id,
+                start_ms=row.start_ms,
+                end_ms=row.end_ms,
+                text=row.text,
+                speaker=row.speaker,
+                language=row.language,
+                revision=row.revision,
+                words=[Word(**word) for word in row.words],
+            )
+            for row in rows
+        ],
+    )
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise AudioTooLargeError(f"the upload is {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    async for part in request.stream():
+        body.extend(part)
+        if len(body) > limit:
+            raise AudioTooLargeError(f"the upload exceeds the limit of {limit} bytes")
+    return bytes(body)

@@ -1,0 +1,1 @@
+"""Gateway logic without HTTP: decoding uploads, cutting chunks, building events."""

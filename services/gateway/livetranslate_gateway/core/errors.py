@@ -1,0 +1,40 @@
+"""Errors the gateway turns into clear 4xx answers."""
+
+from __future__ import annotations
+
+from livetranslate_common.errors import LiveTranslateError
+
+
+class GatewayError(LiveTranslateError):
+    status_code = 400
+    code = "bad_request"
+
+
+class UnreadableAudioError(GatewayError):
+    status_code = 415
+    code = "unreadable_audio"
+
+
+class TruncatedAudioError(GatewayError):
+    status_code = 422
+    code = "truncated_audio"
+
+
+class EmptyAudioError(GatewayError):
+    status_code = 422
+    code = "empty_audio"
+
+
+class AudioTooLargeError(GatewayError):
+    status_code = 413
+    code = "audio_too_large"
+
+
+class SessionNotFoundError(GatewayError):
+    status_code = 404
+    code = "session_not_found"
+
+
+class SessionClosedError(GatewayError):
+    status_code = 409
+    code = "session_closed"

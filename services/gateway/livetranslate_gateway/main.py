@@ -1,0 +1,66 @@
+"""The FastAPI application: wiring adapters at start-up, mapping errors to answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from livetranslate_common.db import open_pool
+from livetranslate_common.readmodel.migrate import apply_migrations
+from livetranslate_common.settings import KafkaSettings
+from livetranslate_gateway.adapters.event_publisher import EventPublisher
+from livetranslate_gateway.adapters.result_fanout import ResultFanout
+from livetranslate_gateway.api.routes import health, results_ws, sessions
+from livetranslate_gateway.config import GatewaySettings
+from livetranslate_gateway.core.errors import GatewayError
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: GatewaySettings = app.state.settings
+    kafka = KafkaSettings()
+    async with AsyncExitStack() as stack:
+        app.state.db_pool = await open_pool()
+        stack.push_async_callback(app.state.db_pool.close)
+        async with app.state.db_pool.connection() as conn:
+            await apply_migrations(conn)
+        app.state.publisher = EventPublisher(kafka)
+        await app.state.publisher.start()
+        stack.push_async_callback(app.state.publisher.stop)
+        app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
+        await app.state.fanout.start()
+        stack.push_async_callback(app.state.fanout.stop)
+        yield
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="LiveTranslate gateway",
+        version="0.1.0",
+        description="Create sessions, send their audio, receive transcripts live.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or GatewaySettings()
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        # RFC 9457 problem details.
+        return JSONResponse(
+            status_code=error.status_code,
+            media_type="application/problem+json",
+            content={
+                "type": f"urn:livetranslate:error:{error.code}",
+                "title": error.code.replace("_", " "),
+                "status": error.status_code,
+                "detail": str(error),
+                "instance": request.url.path,
+            },
+        )
+
+    app.include_router(health.router)
+    app.include_router(sessions.router)
+    app.include_router(results_ws.router)
+    return app

@@ -1,0 +1,44 @@
+"""The whole system as separate processes: gateway and pipeline on real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from livetranslate_common.devstack.processes import ManagedProcess, free_port
+from livetranslate_common.devstack.services import gateway_process, pipeline_process
+from livetranslate_common.testing.fixtures import KafkaTopics
+
+
+@dataclass
+class RunningSystem:
+    gateway_url: str
+    topics: KafkaTopics
+    database_url: str
+    gateway: ManagedProcess
+    pipeline: ManagedProcess
+
+
+@pytest.fixture
+def running_system(
+    kafka_topics: KafkaTopics, database: str, tmp_path: Path
+) -> Iterator[RunningSystem]:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
+        "LIVETRANSLATE_TOPIC_PREFIX": kafka_topics.prefix,
+        "DATABASE_URL": database,
+    }
+    pipeline = pipeline_process(tmp_path, web_port=free_port(), env=env)
+    gateway = gateway_process(tmp_path, port=free_port(), env=env)
+    pipeline.start(wait=False)
+    gateway.start(wait=False)
+    try:
+        gateway.wait_ready(timeout=60)
+        pipeline.wait_ready(timeout=120)
+        yield RunningSystem(gateway.url or "", kafka_topics, database, gateway, pipeline)
+    finally:
+        gateway.stop()
+        pipeline.stop()

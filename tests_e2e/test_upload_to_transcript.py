@@ -1,0 +1,105 @@
+"""Real speech through gateway, Kafka, pipeline, Kafka, gateway and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import psycopg
+
+from livetranslate_common.readmodel.projection import project_event
+from livetranslate_common.serde import decode_event
+from livetranslate_common.speech_samples import (
+    FloatSamples,
+    SpokenLine,
+    to_wav_bytes,
+    word_error_rate,
+)
+from livetranslate_common.testing.topic_reader import read_topic
+from livetranslate_gateway.client import GatewayClient
+from tests_e2e.conftest import RunningSystem
+
+
+async def _upload_and_listen(
+    client: GatewayClient, session_id: str, audio: bytes
+) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    async with client.results(session_id) as results:
+        upload = asyncio.create_task(
+            client.upload_audio(session_id, audio, content_type="audio/wav")
+        )
+        async with asyncio.timeout(180):
+            async for message in results:
+                messages.append(message)
+                if message["type"] == "session_completed":
+                    break
+        await upload
+    return messages
+
+
+async def _wait_completed(client: GatewayClient, session_id: str) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while True:
+            transcript = await client.transcript(session_id)
+            if transcript["status"] == "completed":
+                return transcript
+            await asyncio.sleep(0.2)
+
+
+def _table_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+            for table in ("sessions", "segments", "processing_failures")
+        }
+
+
+async def test_speech_in_words_out(
+    running_system: RunningSystem, meeting_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, truth = meeting_speech
+    reference = " ".join(line.text for line in truth)
+    async with GatewayClient(running_system.gateway_url) as client:
+        session_id = (await client.create_session(title="weekly planning"))["session_id"]
+        started = time.monotonic()
+        messages = await _upload_and_listen(client, session_id, to_wav_bytes(samples))
+        elapsed = time.monotonic() - started
+        finals = [m for m in messages if m["type"] == "segment" and m["is_final"]]
+        assert [m["type"] for m in messages if m["type"] == "error"] == []
+        hypothesis = " ".join(m["text"] for m in finals)
+        wer = word_error_rate(reference, hypothesis)
+        print(f"\n{len(finals)} final segments in {elapsed:.1f} s, WER {wer:.3f}")
+        assert wer <= 0.10, hypothesis
+        assert messages[-1]["final_segment_count"] == len(finals)
+        assert len({m["segment_id"] for m in finals}) == len(finals)
+        starts = [m["start_ms"] for m in finals]
+        assert starts == sorted(starts)
+        assert all(m["start_ms"] < m["end_ms"] for m in finals)
+
+        # The read model, filled by the projector, says the same as the live socket.
+        transcript = await _wait_completed(client, session_id)
+        stored = [
+            (s["segment_id"], s["text"], s["start_ms"], s["end_ms"]) for s in transcript["segments"]
+        ]
+        live = [(m["segment_id"], m["text"], m["start_ms"], m["end_ms"]) for m in finals]
+        assert stored == live
+
+    # Replaying every event of both topics into the read model again changes no row.
+    before = _table_snapshot(running_system.database_url)
+    assert len(before["segments"]) == len(finals)
+    events = [
+        decode_event(value)
+        for topic in ("audio-ingest", "audio-results")
+        for value in read_topic(running_system.topics, topic)
+    ]
+    async with await psycopg.AsyncConnection.connect(
+        running_system.database_url, autocommit=True
+    ) as conn:
+        for _ in range(2):
+            for envelope in events:
+                await project_event(conn, envelope)
+    assert _table_snapshot(running_system.database_url) == before
+    # Keep a record of what the words came out as, for whoever reads the test log.
+    print(json.dumps([m["text"] for m in finals], indent=1))
