@@ -1,6 +1,6 @@
 """``livetranslate-stack``: start, stop and inspect the local stack.
 
-    livetranslate-stack up [--only kafka|postgres] [--no-topics]
+    livetranslate-stack up [--only kafka|postgres|pipeline|gateway] [--no-topics] [--no-services]
     livetranslate-stack status [--json]
     livetranslate-stack logs [NAME] [-n LINES] [--paths]
     livetranslate-stack env        # export lines pointing a shell at the stack
@@ -23,6 +23,7 @@ from pathlib import Path
 from livetranslate_common.devstack.kafka import KafkaUnavailableError
 from livetranslate_common.devstack.postgres import PostgresUnavailableError
 from livetranslate_common.devstack.processes import ProcessStartError, tail
+from livetranslate_common.devstack.services import add_services
 from livetranslate_common.devstack.stack import DevStack
 from livetranslate_common.settings import KafkaSettings
 
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start Kafka and PostgreSQL, create topics")
     up.add_argument("--only", action="append", help="component to start (repeatable)")
     up.add_argument("--no-topics", action="store_true", help="skip topic creation")
+    up.add_argument(
+        "--no-services", action="store_true", help="only Kafka and PostgreSQL, no gateway/pipeline"
+    )
     up.add_argument("--kafka-port", type=int)
     up.add_argument("--kafka-controller-port", type=int)
     up.add_argument("--postgres-port", type=int)
@@ -68,6 +72,8 @@ def _stack(args: argparse.Namespace) -> DevStack:
             if "kafka" in chosen and "kafka_controller" not in chosen:
                 chosen["kafka_controller"] = chosen["kafka"] + 1
             stack = DevStack(args.stack_dir, replace(stack.ports, **chosen))
+    if not getattr(args, "no_services", False):
+        add_services(stack)
     return stack
 
 

@@ -11,6 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from livetranslate_common.devstack.processes import ManagedProcess, http_ready
+from livetranslate_common.devstack.stack import DevStack
+from livetranslate_common.settings import KafkaSettings
+
+# Where the local stack serves them (the gateway on the port its settings default to).
+STACK_GATEWAY_PORT = 8000
+STACK_PIPELINE_WEB_PORT = 6066
 
 
 def gateway_process(
@@ -52,3 +58,11 @@ def pipeline_process(
         url=f"http://127.0.0.1:{web_port}/health",
         stop_timeout=20.0,
     )
+
+
+def add_services(stack: DevStack) -> None:
+    """Register the pipeline and the gateway with the local stack (started after Kafka)."""
+    run_dir = stack.stack_dir / "services"
+    env = {**stack.service_env(), "LIVETRANSLATE_TOPIC_PREFIX": KafkaSettings().topic_prefix}
+    stack.add_service(pipeline_process(run_dir, web_port=STACK_PIPELINE_WEB_PORT, env=env))
+    stack.add_service(gateway_process(run_dir, port=STACK_GATEWAY_PORT, env=env))
