@@ -12,8 +12,10 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,24 @@ def _final_record(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _print_results(results: AsyncIterator[dict[str, Any]], *, as_json: bool) -> int:
+    """Print final segments as they arrive, until the session completes; their count."""
+    finals = 0
+    async for message in results:
+        if message["type"] == "segment" and message["is_final"]:
+            finals += 1
+            if as_json:
+                print(json.dumps(_final_record(message)), flush=True)
+            else:
+                span = f"{_clock(message['start_ms'])} - {_clock(message['end_ms'])}"
+                print(f"[{span}] {message['text']}", flush=True)
+        elif message["type"] == "error":
+            _say(f"pipeline error in {message['stage']}: {message['message']}")
+        elif message["type"] == "session_completed":
+            break
+    return finals
+
+
 async def transcribe_file(gateway_url: str, audio: Path, *, as_json: bool) -> int:
     """Send one recording through the gateway; print final segments; return their count."""
     data = await asyncio.to_thread(audio.read_bytes)
@@ -52,25 +72,15 @@ async def transcribe_file(gateway_url: str, audio: Path, *, as_json: bool) -> in
         session = await client.create_session(title=audio.name[:200])
         session_id = session["session_id"]
         _say(f"session {session_id}: sending {audio} ({len(data)} bytes)")
-        finals = 0
         started = time.monotonic()
         async with client.results(session_id) as results:
-            upload = asyncio.create_task(client.upload_audio(session_id, data))
-            async for message in results:
-                if message["type"] == "segment" and message["is_final"]:
-                    finals += 1
-                    if as_json:
-                        print(json.dumps(_final_record(message)), flush=True)
-                    else:
-                        span = f"{_clock(message['start_ms'])} - {_clock(message['end_ms'])}"
-                        print(f"[{span}] {message['text']}", flush=True)
-                elif message["type"] == "error":
-                    _say(f"pipeline error in {message['stage']}: {message['message']}")
-                elif message["type"] == "session_completed":
-                    break
-                if upload.done() and upload.exception() is not None:
-                    break
-            accepted = await upload
+            printer = asyncio.create_task(_print_results(results, as_json=as_json))
+            try:
+                accepted = await client.upload_audio(session_id, data)
+            except GatewayRequestError:
+                printer.cancel()
+                raise
+            finals = await printer
         _say(
             f"done: {finals} segments for {accepted['duration_ms'] / 1000:.1f} s of audio "
             f"in {time.monotonic() - started:.1f} s"
@@ -83,7 +93,7 @@ def _external_infrastructure() -> bool:
 
 
 def _services(stack: DevStack, env: dict[str, str]) -> tuple[str, list[Any]]:
-    run_dir = stack.stack_dir / "services"
+    run_dir = stack.stack_dir / "demo"
     gateway_port = 8000 if not port_open("127.0.0.1", 8000) else free_port()
     pipeline = pipeline_process(run_dir, web_port=free_port(), env=env)
     gateway = gateway_process(run_dir, port=gateway_port, env=env)
@@ -98,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.audio.is_file():
         _say(f"no such audio file: {args.audio}")
         return 2
+    # A terminated demo still stops what it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stack = DevStack()
     external = _external_infrastructure()
     env = dict(os.environ) if external else {**os.environ, **stack.service_env()}
@@ -116,14 +128,18 @@ def main(argv: list[str] | None = None) -> int:
             infrastructure_started = list(result.started)
         gateway_url, services = _services(stack, env)
         for service in services:
+            # A demo killed before its clean-up left its services running: replace them.
+            service.stop()
             _say(f"starting {service.name} (log: {service.log_file}) ...")
             service.start(wait=False)
         for service in services:
             service.wait_ready(timeout=180)
         _say(f"gateway ready at {gateway_url}")
         finals = asyncio.run(transcribe_file(gateway_url, args.audio, as_json=args.json))
-        return 0 if finals > 0 else 1
-    except (ProcessStartError, GatewayRequestError, RuntimeError, OSError) as error:
+        if finals == 0:
+            _say("no speech was found in the recording")
+        return 0
+    except (ProcessStartError, GatewayRequestError, RuntimeError, OSError, TimeoutError) as error:
         _say(f"demo failed: {error}")
         return 1
     finally:

@@ -57,7 +57,8 @@ async def transcriber() -> SessionTranscriber:
 async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
     async for event in stream.events():
         envelope: Envelope = event.value
-        for payload in await (await transcriber()).handle(envelope.payload):
+        sessions = await transcriber()
+        for payload in await sessions.handle(envelope.payload, published_at=envelope.timestamp):
             # Results keep the session's key, so they land in the matching partition.
             await audio_results.send(
                 key=event.key,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ class _OpenSession:
     language: str | None
     transcribe: bool = True
     next_seq: int = 0
+    last_seq: int = -1
     final_segments: int = 0
     # Monotonic time the newest chunk reached us: the reference for result latency.
     last_chunk_received: float = 0.0
@@ -65,13 +67,25 @@ class SessionTranscriber:
         self._run_id = run_id
         self._pipeline_version = pipeline_version
         self._sessions: dict[str, _OpenSession] = {}
+        self._queue_ms: int | None = None
 
     @property
     def open_sessions(self) -> int:
         return len(self._sessions)
 
-    async def handle(self, payload: EventPayload) -> list[EventPayload]:
-        """Process one audio-ingest event; returns the audio-results events it caused."""
+    async def handle(
+        self, payload: EventPayload, *, published_at: datetime | None = None
+    ) -> list[EventPayload]:
+        """Process one audio-ingest event; returns the audio-results events it caused.
+
+        ``published_at`` is when the event was published (its envelope's timestamp): results
+        report how long it waited before the pipeline took it.
+        """
+        self._queue_ms = (
+            round((datetime.now(UTC) - published_at).total_seconds() * 1000)
+            if published_at is not None
+            else None
+        )
         match payload:
             case SessionCreated():
                 self._open(
@@ -106,6 +120,7 @@ class SessionTranscriber:
             log.info("dropping duplicate chunk %s (seq %d)", chunk.chunk_id, chunk.seq)
             return []
         session.next_seq = chunk.seq + 1
+        session.last_seq = chunk.seq
         session.last_chunk_received = time.monotonic()
         try:
             samples = _chunk_samples(chunk)
@@ -191,9 +206,11 @@ class SessionTranscriber:
             end_ms=words[-1].end_ms if words else samples_to_ms(utterance.end_sample),
             words=words,
             confidence=recognition.confidence,
+            # The chunk whose arrival closed the utterance.
+            last_seq=session.last_seq,
             latency=LatencyMetrics(
                 asr_ms=round((finished - started) * 1000),
-                queue_ms=None,
+                queue_ms=self._queue_ms,
                 end_of_speech_to_result_ms=round((finished - session.last_chunk_received) * 1000),
             ),
         )

@@ -15,6 +15,14 @@ from livetranslate_schemas.events import (
 
 def client_message(envelope: Envelope) -> dict[str, Any] | None:
     """The client's view of a result; None for events clients do not see."""
+    message = _payload_message(envelope)
+    if message is not None:
+        # When the pipeline published it: lets a client measure its own delivery latency.
+        message["emitted_at"] = envelope.timestamp.isoformat()
+    return message
+
+
+def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
     payload = envelope.payload
     match payload:
         case TranscriptionCompleted():
