@@ -1,0 +1,176 @@
+"""``python -m benchmarks.run``: first figures of the system, on this machine.
+
+1. Whole-file recognition speed of the embedded Whisper (real-time factor), in-process.
+2. A 30 s recording uploaded through the gateway: time from the upload's start to the last
+   final segment on the results socket, the recognition time inside it, and the word error
+   rate of what came back.
+3. The overhead of each Kafka/Faust hop with recognition excluded: sessions of one second of
+   silence (no utterance, so no Whisper) whose end-of-stream event travels gateway -> Kafka
+   -> pipeline -> Kafka -> gateway -> WebSocket.
+
+Figures vary with the machine's load: compare within one run, and read ratios next to
+absolute numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+from benchmarks.system import BenchSystem, running_system
+from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
+from livetranslate_common.serde import decode_event
+from livetranslate_common.speech_samples import silence, to_wav_bytes, word_error_rate
+from livetranslate_common.testing.topic_reader import read_topic
+from livetranslate_gateway.client import GatewayClient
+from livetranslate_gateway.demo import SAMPLE
+from livetranslate_schemas.events import AudioStreamEnded
+
+UPLOAD_RUNS = 3
+HOP_PROBES = 20
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def whole_file_rtf(audio: np.ndarray, duration_s: float) -> tuple[float, str]:
+    recognizer = LocalWhisperRecognizer.embedded_tiny_en()
+    recognizer.recognize(audio[:16000])  # warm-up
+    started = time.perf_counter()
+    result = recognizer.recognize(audio)
+    return (time.perf_counter() - started) / duration_s, result.text
+
+
+async def upload_run(client: GatewayClient, data: bytes) -> dict[str, Any]:
+    session_id = (await client.create_session(title="bench"))["session_id"]
+    finals: list[dict[str, Any]] = []
+    async with client.results(session_id) as results:
+        started = time.perf_counter()
+        upload = asyncio.create_task(client.upload_audio(session_id, data))
+        last_final_at = started
+        async for message in results:
+            if message["type"] == "segment" and message["is_final"]:
+                finals.append(message)
+                last_final_at = time.perf_counter()
+            elif message["type"] == "session_completed":
+                break
+        accepted = await upload
+    return {
+        "session_id": session_id,
+        "to_last_final_s": last_final_at - started,
+        "duration_s": accepted["duration_ms"] / 1000,
+        "text": " ".join(m["text"] for m in finals),
+        "segments": len(finals),
+    }
+
+
+async def hop_probe(client: GatewayClient, system: BenchSystem) -> tuple[list[float], list[float]]:
+    """(gateway publish -> pipeline result published, result published -> client), in ms."""
+    quiet = to_wav_bytes(silence(1.0))
+    inbound: list[float] = []
+    outbound: list[float] = []
+    probes: list[tuple[str, datetime, datetime]] = []
+    for _ in range(HOP_PROBES):
+        session_id = (await client.create_session(title="probe"))["session_id"]
+        async with client.results(session_id) as results:
+            await client.upload_audio(session_id, quiet)
+            async for message in results:
+                if message["type"] == "session_completed":
+                    received = datetime.now(UTC)
+                    emitted = datetime.fromisoformat(message["emitted_at"])
+                    probes.append((session_id, emitted, received))
+                    break
+    ended_at: dict[str, datetime] = {}
+    for value in read_topic(system.topics, "audio-ingest"):
+        envelope = decode_event(value)
+        if isinstance(envelope.payload, AudioStreamEnded):
+            ended_at[envelope.payload.session_id] = envelope.timestamp
+    for session_id, emitted, received in probes:
+        inbound.append((emitted - ended_at[session_id]).total_seconds() * 1000)
+        outbound.append((received - emitted).total_seconds() * 1000)
+    return inbound, outbound
+
+
+def _asr_seconds(system: BenchSystem, session_ids: set[str]) -> dict[str, float]:
+    totals: dict[str, float] = dict.fromkeys(session_ids, 0.0)
+    for value in read_topic(system.topics, "audio-results"):
+        payload = decode_event(value).payload
+        session_id = getattr(payload, "session_id", None)
+        latency = getattr(payload, "latency", None)
+        if session_id in totals and latency is not None and latency.asr_ms is not None:
+            totals[session_id] += latency.asr_ms / 1000
+    return totals
+
+
+async def bench_system(system: BenchSystem, data: bytes) -> dict[str, Any]:
+    async with GatewayClient(system.gateway_url) as client:
+        runs = [await upload_run(client, data) for _ in range(UPLOAD_RUNS)]
+        inbound, outbound = await hop_probe(client, system)
+    asr = _asr_seconds(system, {run["session_id"] for run in runs})
+    for run in runs:
+        run["asr_s"] = asr[run["session_id"]]
+    return {"runs": runs, "inbound": inbound, "outbound": outbound}
+
+
+def main() -> None:
+    reference = (SAMPLE.with_suffix(".txt")).read_text()
+    audio, rate = soundfile.read(SAMPLE, dtype="float32")
+    assert rate == 16000
+    duration = len(audio) / rate
+    print(f"recording: {SAMPLE.name}, {duration:.1f} s; {UPLOAD_RUNS} uploads, {HOP_PROBES} probes")
+    rtf, whole_text = whole_file_rtf(audio, duration)
+    with running_system() as system:
+        results = asyncio.run(bench_system(system, Path(SAMPLE).read_bytes()))
+    runs = results["runs"]
+    last = [run["to_last_final_s"] for run in runs]
+    asr = [run["asr_s"] for run in runs]
+    overhead = [total - spent for total, spent in zip(last, asr, strict=True)]
+    inbound, outbound = results["inbound"], results["outbound"]
+    median_last, median_asr = statistics.median(last), statistics.median(asr)
+    rows = [
+        (
+            "whole-file ASR real-time factor (tiny.en, in-proc)",
+            f"{rtf:.3f}  (WER {word_error_rate(reference, whole_text):.1%})",
+        )
+    ]
+    for index, run in enumerate(runs, 1):
+        rows.append(
+            (
+                f"upload #{index}: start -> last final segment",
+                f"{run['to_last_final_s']:.2f} s  ({run['to_last_final_s'] / duration:.3f} x audio,"
+                f" WER {word_error_rate(reference, run['text']):.1%}, {run['segments']} segments)",
+            )
+        )
+    rows += [
+        ("  median", f"{median_last:.2f} s"),
+        (
+            "pipeline ASR time per upload (median)",
+            f"{median_asr:.2f} s  (RTF {median_asr / duration:.3f}; "
+            f"{median_asr / median_last:.0%} of the wait)",
+        ),
+        ("upload wait not spent in ASR (median)", f"{statistics.median(overhead):.2f} s"),
+        (
+            "hop gateway -> Kafka -> pipeline -> Kafka",
+            f"p50 {_percentile(inbound, 50):.1f} ms  p95 {_percentile(inbound, 95):.1f} ms",
+        ),
+        (
+            "hop result -> Kafka -> gateway -> WebSocket",
+            f"p50 {_percentile(outbound, 50):.1f} ms  p95 {_percentile(outbound, 95):.1f} ms",
+        ),
+    ]
+    print()
+    for name, value in rows:
+        print(f"{name:<52}{value}")
+    print(f"(service logs: {system.log_dir})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The whole system for a benchmark run: real Kafka, PostgreSQL, pipeline and gateway processes.
+
+Kafka and PostgreSQL come from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else
+throw-away local instances (as in the tests); topics and the database are the run's own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from confluent_kafka.admin import AdminClient
+from psycopg import sql
+
+from livetranslate_common.catalogue import CATALOGUE
+from livetranslate_common.devstack.processes import free_port
+from livetranslate_common.devstack.services import gateway_process, pipeline_process
+from livetranslate_common.testing.fixtures import KafkaTopics, TestInfrastructure, with_database
+from livetranslate_common.topics import delete_topics, ensure_topics
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSystem:
+    gateway_url: str
+    topics: KafkaTopics
+    database_url: str
+    log_dir: Path
+
+
+@contextmanager
+def running_system() -> Iterator[BenchSystem]:
+    infrastructure = TestInfrastructure("local")
+    infrastructure.prepare("kafka", "postgres")
+    bootstrap = infrastructure.get("kafka").address
+    server_url = infrastructure.get("postgres").address
+    prefix = f"bench{uuid.uuid4().hex[:6]}-"
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, prefix=prefix)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    database_url = with_database(server_url, database)
+    log_dir = Path(tempfile.mkdtemp(prefix="livetranslate-bench-"))
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "LIVETRANSLATE_TOPIC_PREFIX": prefix,
+        "DATABASE_URL": database_url,
+    }
+    pipeline = pipeline_process(log_dir, web_port=free_port(), env=env)
+    gateway = gateway_process(log_dir, port=free_port(), env=env)
+    try:
+        pipeline.start(wait=False)
+        gateway.start(wait=False)
+        gateway.wait_ready(timeout=60)
+        pipeline.wait_ready(timeout=120)
+        names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
+        yield BenchSystem(
+            gateway.url or "", KafkaTopics(bootstrap, prefix, names), database_url, log_dir
+        )
+    finally:
+        gateway.stop()
+        pipeline.stop()
+        existing = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+        delete_topics(bootstrap, [name for name in existing if name.startswith(prefix)])
+        infrastructure.close()
