@@ -39,15 +39,6 @@ async def _upload_and_listen(
     return messages
 
 
-async def _wait_completed(client: GatewayClient, session_id: str) -> dict[str, Any]:
-    async with asyncio.timeout(60):
-        while True:
-            transcript = await client.transcript(session_id)
-            if transcript["status"] == "completed":
-                return transcript
-            await asyncio.sleep(0.2)
-
-
 def _table_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
         return {
@@ -79,7 +70,7 @@ async def test_speech_in_words_out(
         assert all(m["start_ms"] < m["end_ms"] for m in finals)
 
         # The read model, filled by the projector, says the same as the live socket.
-        transcript = await _wait_completed(client, session_id)
+        transcript = await client.wait_until_completed(session_id)
         stored = [
             (s["segment_id"], s["text"], s["start_ms"], s["end_ms"]) for s in transcript["segments"]
         ]

@@ -87,6 +87,16 @@ AUDIO_INGEST_DLQ = TopicSpec(
     description="Messages from audio-ingest that could not be decoded: original bytes plus error.",
 )
 
+AUDIO_RESULTS_DLQ = TopicSpec(
+    name="audio-results.dlq",
+    key="original key",
+    events=(),
+    partitions=SESSION_PARTITIONS,
+    cleanup_policy=CleanupPolicy.DELETE,
+    retention_ms=30 * _DAY_MS,
+    description="Messages from audio-results that could not be decoded: original bytes plus error.",
+)
+
 CONFIG_SYNC = TopicSpec(
     name="config-sync",
     key="config scope",
@@ -121,6 +131,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     AUDIO_INGEST,
     AUDIO_RESULTS,
     AUDIO_INGEST_DLQ,
+    AUDIO_RESULTS_DLQ,
     CONFIG_SYNC,
     BOT_CONTROL,
     MONITORING,

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,7 +206,12 @@ def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes | None
 @pytest.mark.skipif(not _stack_available(), reason="needs a JDK and PostgreSQL server binaries")
 def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
     kafka_port, controller_port, pg_port = free_port(), free_port(), free_port()
+    gateway_port, pipeline_port = free_port(), free_port()
     ports = [
+        "--gateway-port",
+        str(gateway_port),
+        "--pipeline-port",
+        str(pipeline_port),
         "--kafka-port",
         str(kafka_port),
         "--kafka-controller-port",
@@ -219,6 +225,8 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
         out = _cli(stack_dir, "up", *ports)
         assert "kafka: started" in out
         assert "postgres: started" in out
+        assert "pipeline: started" in out
+        assert "gateway: started" in out
         assert "topics created: " in out
         assert f"DATABASE_URL={db_url}" in out
 
@@ -231,11 +239,17 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
         assert {row["name"]: row["running"] for row in status} == {
             "kafka": True,
             "postgres": True,
+            "pipeline": True,
+            "gateway": True,
         }
         assert {row["name"]: row["port"] for row in status} == {
             "kafka": kafka_port,
             "postgres": pg_port,
+            "pipeline": pipeline_port,
+            "gateway": gateway_port,
         }
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/health") as response:
+            assert response.status == 200
         assert str(stack_dir / "kafka" / "logs" / "server.log") in _cli(
             stack_dir, "logs", "kafka", "--paths"
         )
@@ -248,7 +262,8 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
             conn.execute("CREATE TABLE kept (value text)")
             conn.execute("INSERT INTO kept VALUES ('survives')")
 
-        assert "stopped: postgres, kafka" in _cli(stack_dir, "down")
+        assert "stopped: gateway, pipeline, postgres, kafka" in _cli(stack_dir, "down")
+        assert not port_open("127.0.0.1", gateway_port)
         assert not port_open("127.0.0.1", kafka_port)
         assert not port_open("127.0.0.1", pg_port)
         stopped = json.loads(_cli(stack_dir, "status", "--json"))

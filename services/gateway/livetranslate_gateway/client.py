@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,6 +50,17 @@ class GatewayClient:
         return await self._json(
             await self._http.get(f"/api/sessions/{session_id}/transcript", params={"run": run})
         )
+
+    async def wait_until_completed(
+        self, session_id: str, *, within_s: float = 60.0, poll_s: float = 0.2
+    ) -> dict[str, Any]:
+        """Poll the stored transcript until the pipeline has finished the session."""
+        async with asyncio.timeout(within_s):
+            while True:
+                transcript = await self.transcript(session_id)
+                if transcript["status"] == "completed":
+                    return transcript
+                await asyncio.sleep(poll_s)
 
     @asynccontextmanager
     async def results(self, session_id: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--kafka-port", type=int)
     up.add_argument("--kafka-controller-port", type=int)
     up.add_argument("--postgres-port", type=int)
+    up.add_argument("--gateway-port", type=int)
+    up.add_argument("--pipeline-port", type=int, help="the pipeline worker's web (health) port")
 
     down = commands.add_parser("down", help="stop everything (or --only NAME)")
     down.add_argument("--only", action="append")
@@ -66,6 +68,8 @@ def _stack(args: argparse.Namespace) -> DevStack:
             "kafka": args.kafka_port,
             "kafka_controller": args.kafka_controller_port,
             "postgres": args.postgres_port,
+            "gateway": args.gateway_port,
+            "pipeline_web": args.pipeline_port,
         }
         chosen = {key: value for key, value in overrides.items() if value is not None}
         if chosen:

@@ -14,10 +14,6 @@ from livetranslate_common.devstack.processes import ManagedProcess, http_ready
 from livetranslate_common.devstack.stack import DevStack
 from livetranslate_common.settings import KafkaSettings
 
-# Where the local stack serves them (the gateway on the port its settings default to).
-STACK_GATEWAY_PORT = 8000
-STACK_PIPELINE_WEB_PORT = 6066
-
 
 def gateway_process(
     run_dir: Path, *, port: int, env: Mapping[str, str], name: str = "gateway"
@@ -64,5 +60,5 @@ def add_services(stack: DevStack) -> None:
     """Register the pipeline and the gateway with the local stack (started after Kafka)."""
     run_dir = stack.stack_dir / "services"
     env = {**stack.service_env(), "LIVETRANSLATE_TOPIC_PREFIX": KafkaSettings().topic_prefix}
-    stack.add_service(pipeline_process(run_dir, web_port=STACK_PIPELINE_WEB_PORT, env=env))
-    stack.add_service(gateway_process(run_dir, port=STACK_GATEWAY_PORT, env=env))
+    stack.add_service(pipeline_process(run_dir, web_port=stack.ports.pipeline_web, env=env))
+    stack.add_service(gateway_process(run_dir, port=stack.ports.gateway, env=env))

@@ -41,6 +41,8 @@ class StackPorts:
     kafka: int = LOCAL_KAFKA_PORT
     kafka_controller: int = LOCAL_KAFKA_PORT + 1
     postgres: int = LOCAL_POSTGRES_PORT
+    gateway: int = 8000
+    pipeline_web: int = 6066
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,8 @@ class DevStack:
             "kafka": self.ports.kafka,
             "kafka_controller": self.ports.kafka_controller,
             "postgres": self.ports.postgres,
+            "gateway": self.ports.gateway,
+            "pipeline_web": self.ports.pipeline_web,
         }
         self._state_file.write_text(json.dumps({"ports": ports}, indent=2) + "\n")
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from confluent_kafka import Consumer, TopicPartition
 
 from livetranslate_common.testing.fixtures import KafkaTopics
 
 
-def read_topic(topics: KafkaTopics, base_name: str, *, key: bytes | None = None) -> list[bytes]:
-    """Every value on the topic (optionally for one key), partition by partition."""
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    partition: int
+    offset: int
+
+
+def read_topic_messages(
+    topics: KafkaTopics, base_name: str, *, key: bytes | None = None
+) -> list[StoredMessage]:
+    """Every message on the topic (optionally for one key), partition by partition."""
     consumer = Consumer(
         {
             "bootstrap.servers": topics.bootstrap_servers,
@@ -17,7 +30,7 @@ def read_topic(topics: KafkaTopics, base_name: str, *, key: bytes | None = None)
         }
     )
     name = topics[base_name]
-    values: list[bytes] = []
+    messages: list[StoredMessage] = []
     try:
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
         for partition in partitions:
@@ -32,9 +45,23 @@ def read_topic(topics: KafkaTopics, base_name: str, *, key: bytes | None = None)
                 value, offset = message.value(), message.offset()
                 if message.error() is None and value is not None and offset is not None:
                     if key is None or message.key() == key:
-                        values.append(value)
+                        raw = message.headers() or []
+                        pairs = list(raw.items()) if isinstance(raw, dict) else raw
+                        headers = [
+                            (name_, header if isinstance(header, bytes) else header.encode())
+                            for name_, header in pairs
+                            if header is not None
+                        ]
+                        messages.append(
+                            StoredMessage(message.key(), value, headers, partition, offset)
+                        )
                     if offset + 1 >= high:
                         break
     finally:
         consumer.close()
-    return values
+    return messages
+
+
+def read_topic(topics: KafkaTopics, base_name: str, *, key: bytes | None = None) -> list[bytes]:
+    """Every value on the topic (optionally for one key), partition by partition."""
+    return [message.value for message in read_topic_messages(topics, base_name, key=key)]

@@ -12,13 +12,11 @@ from livetranslate_audio_pipeline.app import app, pipeline_settings
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_audio_pipeline.core.vad import SileroVad
 from livetranslate_audio_pipeline.recognizers import build_recognizer
-from livetranslate_audio_pipeline.topics import audio_ingest, audio_results
+from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_results
 from livetranslate_common.envelope import new_event
 from livetranslate_schemas.events import Envelope
 
 log = logging.getLogger(__name__)
-
-SOURCE = "audio_pipeline"
 
 _transcriber: SessionTranscriber | None = None
 _building = asyncio.Lock()
