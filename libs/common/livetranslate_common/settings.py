@@ -26,6 +26,10 @@ class KafkaSettings(BaseSettings):
     # Prefixes every topic name: lets tests (and several deployments) share one cluster.
     topic_prefix: str = Field(default="", validation_alias="LIVETRANSLATE_TOPIC_PREFIX")
 
+    # Replicas of topics services create themselves (Faust changelogs): 1 on a one-broker
+    # stack, 3 on a real cluster.
+    replication_factor: int = Field(default=1, validation_alias="KAFKA_REPLICATION_FACTOR")
+
     def topic(self, base_name: str) -> str:
         return f"{self.topic_prefix}{base_name}"
 

@@ -58,8 +58,11 @@ def _wav_bytes_to_samples(data: bytes) -> FloatSamples:
     with wave.open(io.BytesIO(data)) as reader:
         rate = reader.getframerate()
         frames = reader.readframes(reader.getnframes())
-    samples = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
-    return _resample(samples, rate)
+    samples = _resample(np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0, rate)
+    # Resampling can overshoot a full-scale voice past 1.0; keep headroom so that writing
+    # the speech to PCM16 never clips it.
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    return samples * (0.95 / peak) if peak > 0.95 else samples
 
 
 def speak_piper(text: str) -> FloatSamples:

@@ -25,9 +25,10 @@ app = faust.App(
     value_serializer=CODEC_NAME,
     key_serializer="raw",
     topic_partitions=SESSION_PARTITIONS,
-    topic_replication_factor=1,
-    # Topics come from the catalogue (livetranslate-stack / Helm job); Faust must not create
-    # them with its own defaults.
+    # For the topics Faust creates itself (table changelogs); 3 on a real cluster.
+    topic_replication_factor=kafka_settings.replication_factor,
+    # Faust declares only its internal topics; the catalogue's (internal=False) come from the
+    # topic step (livetranslate-topics / the Helm hook) with their retention and cleanup.
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
     # Idempotent producer with acks=all: a retried send never duplicates or loses a result.
@@ -42,4 +43,6 @@ app = faust.App(
     web_port=pipeline_settings.web_port,
     autodiscover=["livetranslate_audio_pipeline.agents"],
     origin="livetranslate_audio_pipeline",
+    # Local state (table stores) goes here; Kubernetes mounts an emptyDir on it.
+    datadir=str(pipeline_settings.data_dir),
 )

@@ -47,7 +47,7 @@ def pipeline_process(
         ],
         pid_file=run_dir / f"{name}.pid",
         log_file=run_dir / f"{name}.log",
-        env={**env, "PIPELINE_WEB_PORT": str(web_port)},
+        env={**env, "PIPELINE_WEB_PORT": str(web_port), "APP_DATADIR": str(run_dir / "faust")},
         # Ready once the worker has its partitions and the speech model is loaded.
         ready=http_ready(f"http://127.0.0.1:{web_port}/health"),
         port=web_port,

@@ -42,7 +42,6 @@ class SessionCreate(BaseModel):
     language: str | None = Field(
         default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", examples=["en"]
     )
-    user_id: str | None = Field(default=None, max_length=100)
     metadata: dict[str, Annotated[str, Field(max_length=500)]] = Field(
         default_factory=dict, max_length=20
     )
@@ -110,7 +109,8 @@ async def create_session(
     session_id = str(uuid.uuid4())
     created = SessionCreated(
         session_id=session_id,
-        user_id=body.user_id,
+        # Set from the authenticated caller once access control lands; never from the body.
+        user_id=None,
         source_type=SourceType.UPLOAD,
         audio_config=AudioConfig(language=body.language),
         processing_flags=ProcessingFlags(),
