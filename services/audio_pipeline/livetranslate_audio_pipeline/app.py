@@ -12,6 +12,7 @@ from livetranslate_audio_pipeline.config import PipelineSettings
 from livetranslate_common.catalogue import SESSION_PARTITIONS
 from livetranslate_common.faust_codec import CODEC_NAME, register_codec
 from livetranslate_common.faust_support import broker_urls
+from livetranslate_common.log import logging_config
 from livetranslate_common.settings import KafkaSettings
 
 register_codec()
@@ -41,6 +42,7 @@ app = faust.App(
     web_enabled=True,
     web_host=pipeline_settings.web_host,
     web_port=pipeline_settings.web_port,
+    logging_config=logging_config("audio_pipeline"),
     autodiscover=["livetranslate_audio_pipeline.agents"],
     origin="livetranslate_audio_pipeline",
     # Local state (table stores) goes here; Kubernetes mounts an emptyDir on it.

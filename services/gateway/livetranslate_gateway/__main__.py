@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uvicorn
 
+from livetranslate_common.log import configure_logging
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.main import create_app
 
 
 def main() -> None:
+    configure_logging("gateway")
     settings = GatewaySettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # log_config=None: uvicorn keeps the structured logging configured above.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from livetranslate_common.db import open_pool
+from livetranslate_common.envelope import new_trace_id
+from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
@@ -16,6 +18,7 @@ from livetranslate_gateway.adapters.result_fanout import ResultFanout
 from livetranslate_gateway.api.routes import health, results_ws, sessions
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.errors import GatewayError
+from livetranslate_gateway.core.tracing import trace_id_from_traceparent
 
 
 @asynccontextmanager
@@ -59,6 +62,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 "instance": request.url.path,
             },
         )
+
+    @app.middleware("http")
+    async def trace_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # W3C trace context: join the caller's trace if it sent one, else start one. Every
+        # event this request publishes and every log line it writes carries the trace id.
+        trace_id = trace_id_from_traceparent(request.headers.get("traceparent")) or new_trace_id()
+        with log_context(trace_id=trace_id):
+            response = await call_next(request)
+        response.headers["x-trace-id"] = trace_id
+        return response
 
     app.include_router(health.router)
     app.include_router(sessions.router)

@@ -62,12 +62,17 @@ def test_upload_publishes_ordered_chunks_then_the_end(
     session = client.post("/api/sessions", json={"title": "planning", "language": "en"}).json()
     session_id = session["session_id"]
     assert session["status"] == "open"
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     response = client.post(
         f"/api/sessions/{session_id}/audio",
         content=to_wav_bytes(samples),
-        headers={"content-type": "audio/wav"},
+        headers={
+            "content-type": "audio/wav",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+        },
     )
     assert response.status_code == 202, response.text
+    assert response.headers["x-trace-id"] == trace_id
     accepted = response.json()
     assert accepted["duration_ms"] == len(samples) * 1000 // SAMPLE_RATE
     events = ingest_events(kafka_topics, session_id)
@@ -78,7 +83,10 @@ def test_upload_publishes_ordered_chunks_then_the_end(
     assert len(chunks) == accepted["chunks"] == payloads[-1].total_chunks
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert sum(c.num_samples for c in chunks) == len(samples)
-    assert all(e.source == "gateway" and e.trace_id for e in events)
+    assert all(e.source == "gateway" for e in events)
+    # The upload's events continue the caller's trace; the creation started its own.
+    assert {e.trace_id for e in events[1:]} == {trace_id}
+    assert events[0].trace_id != trace_id
     # A second upload to the same session is refused: its stream has ended.
     again = client.post(f"/api/sessions/{session_id}/audio", content=to_wav_bytes(samples))
     _problem(again, 409, "session_closed")

@@ -14,6 +14,7 @@ from livetranslate_audio_pipeline.core.vad import SileroVad
 from livetranslate_audio_pipeline.recognizers import build_recognizer
 from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_results
 from livetranslate_common.envelope import new_event
+from livetranslate_common.log import log_context
 from livetranslate_schemas.events import Envelope
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,15 @@ async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
     async for event in stream.events():
         envelope: Envelope = event.value
         sessions = await transcriber()
-        for payload in await sessions.handle(envelope.payload, published_at=envelope.timestamp):
-            # Results keep the session's key, so they land in the matching partition.
-            await audio_results.send(
-                key=event.key,
-                value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
-            )
+        session_id = event.key.decode("utf-8", "replace") if event.key else None
+        with log_context(trace_id=envelope.trace_id, session_id=session_id):
+            results = await sessions.handle(envelope.payload, published_at=envelope.timestamp)
+            for payload in results:
+                # Results keep the session's key, so they land in the matching partition.
+                await audio_results.send(
+                    key=event.key,
+                    value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
+                )
 
 
 @app.task

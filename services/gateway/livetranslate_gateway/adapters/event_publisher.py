@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from livetranslate_common.catalogue import topic_for_event
 from livetranslate_common.envelope import new_event
+from livetranslate_common.log import trace_id_var
 from livetranslate_common.serde import encode_event, encode_key
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_schemas.events import Envelope, EventPayload
@@ -37,6 +38,8 @@ class EventPublisher:
         self, key: str, payloads: Iterable[EventPayload], *, trace_id: str | None = None
     ) -> list[Envelope]:
         """Send events in order under one key; returns once the broker has every one."""
+        # Without an explicit trace, events join the trace of the request being served.
+        trace_id = trace_id or trace_id_var.get()
         envelopes = []
         pending = []
         for payload in payloads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -30,6 +31,8 @@ from livetranslate_schemas.events import (
     SessionCreated,
     SourceType,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
@@ -121,6 +124,7 @@ async def create_session(
     # The projector writes the same row from the event; writing it here too (idempotently)
     # makes the session usable at once instead of after the projector's lag.
     await project_event(conn, envelope)
+    log.info("session %s created", session_id)
     return SessionView(
         session_id=session_id,
         title=body.title,
@@ -181,6 +185,7 @@ async def upload_audio(
     end = stream_end_event(session_id, total_chunks=len(chunks), total_samples=len(samples))
     envelopes = await publisher.publish(session_id, [*chunks, end])
     await project_event(conn, envelopes[-1])
+    log.info("session %s: %d chunks (%d samples) published", session_id, len(chunks), len(samples))
     return UploadAccepted(
         session_id=session_id,
         chunks=len(chunks),
