@@ -66,10 +66,15 @@ def _wav_bytes_to_samples(data: bytes) -> FloatSamples:
 
 
 def speak_piper(text: str) -> FloatSamples:
-    """A natural US male voice (CC0), 16 kHz mono."""
+    """A natural US male voice (CC0), 16 kHz mono; deterministic."""
+    from piper import SynthesisConfig
+
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as writer:
-        _piper_voice().synthesize_wav(text, writer)
+        # Piper samples noise into its pauses and durations; without it the same text gives
+        # the same audio every time, so tests do not depend on the draw.
+        config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+        _piper_voice().synthesize_wav(text, writer, syn_config=config)
     return _wav_bytes_to_samples(buffer.getvalue())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,30 @@ class PipelineSettings(BaseSettings):
     whisper_model_name: str = Field(default="whisper", validation_alias="WHISPER_MODEL_NAME")
     beam_size: int = 5
     asr_threads: int = 0
-    vad_min_silence_ms: int = 500
+    # A pause this long ends an utterance: shorter answers sooner but cuts more sentences.
+    vad_min_silence_ms: int = 400
+    # New speech between two partial results of the open utterance.
+    partial_interval_ms: int = 1000
     vad_threshold: float = 0.5
     max_utterance_s: float = 20.0
+
+    # Remote speech recognition: an OpenAI-compatible /v1/audio/transcriptions service
+    # (asr_server on a GPU machine, or any other). Set, it replaces the local Whisper.
+    audio_service_url: str | None = Field(default=None, validation_alias="AUDIO_SERVICE_URL")
+    audio_service_model: str = Field(default="whisper-1", validation_alias="AUDIO_SERVICE_MODEL")
+    audio_service_api_key: SecretStr | None = Field(
+        default=None, validation_alias="AUDIO_SERVICE_API_KEY"
+    )
+    audio_service_timeout_s: float = 60.0
+    # Translation: a LibreTranslate-compatible service for text, Whisper base for speech
+    # into English. Neither configured: only same-language "translations" exist.
+    translation_service_url: str | None = Field(
+        default=None, validation_alias="TRANSLATION_SERVICE_URL"
+    )
+    translation_service_api_key: SecretStr | None = Field(
+        default=None, validation_alias="TRANSLATION_SERVICE_API_KEY"
+    )
+    translation_timeout_s: float = 10.0
+    speech_translation: bool = False
+    # Where the multilingual Whisper base is assembled from its two PyPI halves.
+    whisper_cache_dir: Path | None = Field(default=None, validation_alias="WHISPER_CACHE_DIR")

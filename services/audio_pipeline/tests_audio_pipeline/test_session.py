@@ -1,11 +1,13 @@
 """A session from chunk events to final segments, with the real VAD and Whisper."""
 
+import asyncio
+import time
+
 import numpy as np
 import pytest
 
 from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
-from livetranslate_audio_pipeline.core.vad import SileroVad
 from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
@@ -33,16 +35,22 @@ def recognizer() -> LocalWhisperRecognizer:
 
 
 def _transcriber(recognizer: LocalWhisperRecognizer) -> SessionTranscriber:
-    return SessionTranscriber(recognizer, SileroVad, run_id="test", pipeline_version="t")
+    return SessionTranscriber(recognizer, run_id="test", pipeline_version="t")
 
 
-def _chunk(session_id: str, seq: int, samples: FloatSamples, offset: int) -> AudioChunkReceived:
+def _chunk(
+    session_id: str,
+    seq: int,
+    samples: FloatSamples,
+    offset: int,
+    source_type: SourceType = SourceType.UPLOAD,
+) -> AudioChunkReceived:
     audio = float_to_pcm16(samples)
     return AudioChunkReceived(
         session_id=session_id,
         chunk_id=f"{session_id}:{seq}",
         seq=seq,
-        source_type=SourceType.UPLOAD,
+        source_type=source_type,
         audio_config=AudioConfig(),
         sample_offset=offset,
         num_samples=len(samples),
@@ -83,7 +91,7 @@ async def test_finals_carry_the_words_and_timing(
     )
     results = await _run(_transcriber(recognizer), [created, *chunks, ended])
     finals = [r for r in results if isinstance(r, TranscriptionCompleted)]
-    assert [f.is_final for f in finals] == [True, True]
+    assert [f.is_final for f in finals] == [True, True], [(f.text, f.start_ms) for f in finals]
     assert len({f.segment_id for f in finals}) == 2
     for final, line in zip(finals, truth, strict=True):
         assert word_error_rate(line.text, final.text) <= 0.1
@@ -153,3 +161,63 @@ async def test_gap_in_the_sample_clock_is_filled_with_silence(
     assert abs(finals[0].end_ms - (truth[0].end_ms + 2000)) <= 400
     assert transcriber.open_sessions == 0
     assert np.isfinite(finals[0].confidence or 0.0)
+
+
+async def test_partials_grow_before_their_final(
+    recognizer: LocalWhisperRecognizer, short_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, truth = short_speech
+    published: list[tuple[float, TranscriptionCompleted]] = []
+
+    async def collect(session_id: str, partial: TranscriptionCompleted) -> None:
+        assert session_id == "s4"
+        published.append((time.monotonic(), partial))
+
+    transcriber = SessionTranscriber(
+        recognizer, run_id="test", pipeline_version="t", publish_partial=collect
+    )
+    step = SAMPLE_RATE // 5
+    finals: list[tuple[float, TranscriptionCompleted]] = []
+    try:
+        for seq, offset in enumerate(range(0, len(samples), step)):
+            # Real-time pace: 200 ms of audio every 200 ms, so partials have time to run.
+            await asyncio.sleep(0.2)
+            chunk = _chunk("s4", seq, samples[offset : offset + step], offset, SourceType.STREAM)
+            for result in await transcriber.handle(chunk):
+                if isinstance(result, TranscriptionCompleted):
+                    finals.append((time.monotonic(), result))
+    finally:
+        await transcriber.close()
+    assert [f.is_final for _, f in finals] == [True, True]
+    assert all(not p.is_final for _, p in published)
+    for final_at, final in finals:
+        partials = [(at, p) for at, p in published if p.segment_id == final.segment_id]
+        assert len(partials) >= 2, "at least one partial per second of a 3.5 s sentence"
+        assert [p.revision for _, p in partials] == list(range(len(partials)))
+        assert final.revision == len(partials)
+        assert all(at < final_at for at, _ in partials)
+        # Each partial covers more of the sentence than the one before.
+        word_counts = [len(p.text.split()) for _, p in partials]
+        assert word_counts[-1] >= word_counts[0]
+    assert word_error_rate(truth[0].text, finals[0][1].text) <= 0.1
+
+
+async def test_uploads_get_no_partials(
+    recognizer: LocalWhisperRecognizer, short_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, _ = short_speech
+    published: list[TranscriptionCompleted] = []
+
+    async def collect(session_id: str, partial: TranscriptionCompleted) -> None:
+        published.append(partial)
+
+    transcriber = SessionTranscriber(
+        recognizer, run_id="test", pipeline_version="t", publish_partial=collect
+    )
+    try:
+        for chunk in _chunks("s5", samples):
+            await asyncio.sleep(0.05)
+            await transcriber.handle(chunk)
+    finally:
+        await transcriber.close()
+    assert published == []

@@ -9,13 +9,14 @@ import faust
 
 from livetranslate_audio_pipeline import PIPELINE_VERSION
 from livetranslate_audio_pipeline.app import app, pipeline_settings
+from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
-from livetranslate_audio_pipeline.core.vad import SileroVad
 from livetranslate_audio_pipeline.recognizers import build_recognizer
 from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_results
 from livetranslate_common.envelope import new_event
-from livetranslate_common.log import log_context
-from livetranslate_schemas.events import Envelope
+from livetranslate_common.log import log_context, trace_id_var
+from livetranslate_common.serde import encode_key
+from livetranslate_schemas.events import Envelope, TranscriptionCompleted
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +28,26 @@ def recognizer_loaded() -> bool:
     return _transcriber is not None
 
 
+async def _publish_partial(session_id: str, partial: TranscriptionCompleted) -> None:
+    await audio_results.send(
+        key=encode_key(session_id),
+        value=new_event(partial, source=SOURCE, trace_id=trace_id_var.get()),
+    )
+
+
 def _build_transcriber() -> SessionTranscriber:
     settings = pipeline_settings
     return SessionTranscriber(
         build_recognizer(settings),
-        lambda: SileroVad(
-            threshold=settings.vad_threshold,
-            min_silence_ms=settings.vad_min_silence_ms,
-            max_speech_s=settings.max_utterance_s,
-        ),
         run_id=settings.run_id,
         pipeline_version=PIPELINE_VERSION,
+        endpointer=EndpointerConfig(
+            threshold=settings.vad_threshold,
+            min_silence_ms=settings.vad_min_silence_ms,
+            max_utterance_s=settings.max_utterance_s,
+        ),
+        partial_interval_ms=settings.partial_interval_ms,
+        publish_partial=_publish_partial,
     )
 
 

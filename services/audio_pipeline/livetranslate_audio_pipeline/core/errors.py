@@ -27,3 +27,23 @@ class RecognitionError(PipelineError):
     stage = "asr"
     error_code = "recognition_failed"
     retryable = True
+
+
+class TranslationError(PipelineError):
+    """A translation backend failed; ``retryable`` says whether the same call may succeed later."""
+
+    stage = "translation"
+    error_code = "translation_failed"
+    retryable = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class NoTranslationBackendError(TranslationError):
+    """No configured backend can translate this language pair."""
+
+    error_code = "no_backend"
+    retryable = False

@@ -1,28 +1,35 @@
-"""One session's way from audio chunks to final transcript segments.
+"""One worker's sessions: from audio chunks to partial and final transcript segments.
 
 Plain Python and asyncio, no Kafka: the agent feeds it decoded events and publishes what it
-returns. Recognition blocks, so it runs in a worker thread and the event loop keeps serving
-heartbeats and other partitions meanwhile.
+returns. Final segments are recognised before ``handle`` returns, so the event that closed an
+utterance is only acknowledged once its final result has been published (at least once,
+never lost). Partial results are previews: a background task recognises the newest open
+utterance of each session whenever no final is waiting, and publishes through ``publish``;
+one that is overtaken by its utterance's final is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
 from livetranslate_audio_pipeline.core.audio import Samples, decode_chunk, samples_to_ms
+from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.errors import InvalidChunkError, PipelineError
-from livetranslate_audio_pipeline.core.recognition import SpeechRecognizer
-from livetranslate_audio_pipeline.core.utterances import (
-    Utterance,
-    UtteranceSegmenter,
-    VoiceActivityDetector,
+from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
+from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
+from livetranslate_audio_pipeline.core.utterance_tracker import (
+    PartialDue,
+    UtteranceAudio,
+    UtteranceClosed,
+    UtteranceTracker,
 )
 from livetranslate_schemas.events import (
     AudioChunkReceived,
@@ -32,46 +39,80 @@ from livetranslate_schemas.events import (
     ProcessingFailed,
     SessionCreated,
     SessionProcessingCompleted,
+    SourceType,
     TranscriptionCompleted,
     WordTiming,
 )
 
 log = logging.getLogger(__name__)
 
+PublishPartial = Callable[[str, TranscriptionCompleted], Awaitable[None]]
+
 
 @dataclass(slots=True)
 class _OpenSession:
-    segmenter: UtteranceSegmenter
+    session_id: str
+    tracker: UtteranceTracker
     language: str | None
     transcribe: bool = True
     next_seq: int = 0
     last_seq: int = -1
     final_segments: int = 0
+    # Revisions already given out per open segment (partials published so far).
+    revisions: dict[str, int] = field(default_factory=dict)
     # Monotonic time the newest chunk reached us: the reference for result latency.
     last_chunk_received: float = 0.0
 
 
+def segment_id_for(session_id: str, start_sample: int) -> str:
+    # Derived from the audio position, so re-running the same audio produces the same id and
+    # consumers can drop duplicates.
+    return f"{session_id}:{start_sample:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class _PartialJob:
+    session: _OpenSession
+    segment_id: str
+    audio: UtteranceAudio
+
+
 class SessionTranscriber:
-    """Per-worker: the open sessions of the partitions this worker owns."""
+    """Per worker: the open sessions of the partitions this worker owns."""
 
     def __init__(
         self,
         recognizer: SpeechRecognizer,
-        vad_factory: Callable[[], VoiceActivityDetector],
         *,
         run_id: str,
         pipeline_version: str,
+        endpointer: EndpointerConfig | None = None,
+        partial_interval_ms: int = 1000,
+        publish_partial: PublishPartial | None = None,
     ) -> None:
         self._recognizer = recognizer
-        self._vad_factory = vad_factory
         self._run_id = run_id
         self._pipeline_version = pipeline_version
+        self._endpointer = endpointer or EndpointerConfig()
+        self._partial_interval_ms = partial_interval_ms
+        self._publish_partial = publish_partial
         self._sessions: dict[str, _OpenSession] = {}
         self._queue_ms: int | None = None
+        self._gate = RecognitionGate()
+        # Newest pending partial per session; dict order is submission order.
+        self._partial_jobs: dict[str, _PartialJob] = {}
+        self._partial_wakeup = asyncio.Event()
+        self._partial_worker: asyncio.Task[None] | None = None
 
     @property
     def open_sessions(self) -> int:
         return len(self._sessions)
+
+    async def close(self) -> None:
+        if self._partial_worker is not None:
+            self._partial_worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._partial_worker
 
     async def handle(
         self, payload: EventPayload, *, published_at: datetime | None = None
@@ -92,6 +133,7 @@ class SessionTranscriber:
                     payload.session_id,
                     language=payload.audio_config.language,
                     transcribe=payload.processing_flags.transcribe,
+                    partials=payload.processing_flags.partials,
                 )
                 return []
             case AudioChunkReceived():
@@ -101,84 +143,157 @@ class SessionTranscriber:
             case _:
                 return []
 
-    def _open(self, session_id: str, *, language: str | None, transcribe: bool) -> _OpenSession:
+    def _open(
+        self, session_id: str, *, language: str | None, transcribe: bool, partials: bool
+    ) -> _OpenSession:
         session = self._sessions.get(session_id)
         if session is None:
-            session = _OpenSession(UtteranceSegmenter(self._vad_factory()), language, transcribe)
+            tracker = UtteranceTracker(
+                self._endpointer,
+                partial_interval_ms=self._partial_interval_ms,
+                partials=partials and self._publish_partial is not None,
+            )
+            session = _OpenSession(session_id, tracker, language, transcribe)
             self._sessions[session_id] = session
         return session
 
     async def _on_chunk(self, chunk: AudioChunkReceived) -> list[EventPayload]:
+        flags = chunk.processing_flags
         session = self._sessions.get(chunk.session_id) or self._open(
             # A chunk without a prior SessionCreated (a worker that lost its state, say):
             # the chunk carries enough configuration to carry on.
             chunk.session_id,
             language=chunk.audio_config.language,
-            transcribe=chunk.processing_flags.transcribe if chunk.processing_flags else True,
+            transcribe=flags.transcribe if flags else True,
+            partials=flags.partials if flags else True,
         )
         if chunk.seq < session.next_seq:
             log.info("dropping duplicate chunk %s (seq %d)", chunk.chunk_id, chunk.seq)
             return []
         session.next_seq = chunk.seq + 1
         session.last_seq = chunk.seq
+        if chunk.source_type == SourceType.UPLOAD:
+            # A whole recording arrives at once: previews of it would only cost CPU.
+            session.tracker.partials = False
         session.last_chunk_received = time.monotonic()
         try:
             samples = _chunk_samples(chunk)
         except PipelineError as error:
             return [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
-        gap = chunk.sample_offset - session.segmenter.next_sample
+        gap = chunk.sample_offset - session.tracker.position
         if gap > 0:
             # Keep the session clock true to the sender's: lost audio becomes silence.
             samples = np.concatenate((np.zeros(gap, dtype=np.float32), samples))
-        utterances = session.segmenter.push(samples)
-        return await self._recognize_all(chunk.session_id, session, utterances)
+        return await self._act_on(session, session.tracker.push(samples))
 
     async def _on_stream_ended(self, ended: AudioStreamEnded) -> list[EventPayload]:
         session = self._sessions.pop(ended.session_id, None)
         results: list[EventPayload] = []
         if session is not None:
-            results = await self._recognize_all(
-                ended.session_id, session, session.segmenter.flush()
-            )
-        final_count = session.final_segments if session else 0
+            self._partial_jobs.pop(ended.session_id, None)
+            results = await self._act_on(session, session.tracker.flush())
         results.append(
             SessionProcessingCompleted(
                 session_id=ended.session_id,
                 run_id=self._run_id,
-                final_segment_count=final_count,
+                final_segment_count=session.final_segments if session else 0,
                 audio_duration_ms=samples_to_ms(ended.total_samples),
                 last_seq=ended.last_seq,
             )
         )
         return results
 
-    async def _recognize_all(
-        self, session_id: str, session: _OpenSession, utterances: list[Utterance]
+    async def _act_on(
+        self, session: _OpenSession, events: list[PartialDue | UtteranceClosed]
     ) -> list[EventPayload]:
         results: list[EventPayload] = []
         if not session.transcribe:
             return results
-        for utterance in utterances:
-            try:
-                segment = await self._recognize(session_id, session, utterance)
-            except PipelineError as error:
-                results.append(self._failure(session_id, error))
+        for event in events:
+            segment_id = segment_id_for(session.session_id, event.audio.start_sample)
+            if isinstance(event, PartialDue):
+                self._submit_partial(_PartialJob(session, segment_id, event.audio))
                 continue
-            if segment is not None:
-                results.append(segment)
+            # The final supersedes any partial still waiting for this utterance.
+            pending = self._partial_jobs.get(session.session_id)
+            if pending is not None and pending.segment_id == segment_id:
+                del self._partial_jobs[session.session_id]
+            try:
+                async with self._gate.final():
+                    started = time.monotonic()
+                    recognition = await self._recognize(session, event.audio.samples)
+                    asr_ms = round((time.monotonic() - started) * 1000)
+            except PipelineError as error:
+                results.append(self._failure(session.session_id, error))
+                continue
+            revision = session.revisions.pop(segment_id, 0)
+            if recognition.text:
+                session.final_segments += 1
+                results.append(
+                    self._segment(
+                        session, segment_id, event.audio, recognition, revision, asr_ms, True
+                    )
+                )
         return results
 
-    async def _recognize(
-        self, session_id: str, session: _OpenSession, utterance: Utterance
-    ) -> TranscriptionCompleted | None:
-        started = time.monotonic()
-        recognition = await asyncio.to_thread(
-            self._recognizer.recognize, utterance.samples, language=session.language
+    async def _recognize(self, session: _OpenSession, samples: Samples) -> Recognition:
+        return await asyncio.to_thread(
+            self._recognizer.recognize, samples, language=session.language
         )
-        finished = time.monotonic()
-        if not recognition.text:
-            return None
-        offset_ms = samples_to_ms(utterance.start_sample)
+
+    def _submit_partial(self, job: _PartialJob) -> None:
+        self._partial_jobs.pop(job.session.session_id, None)
+        self._partial_jobs[job.session.session_id] = job
+        self._partial_wakeup.set()
+        if self._partial_worker is None or self._partial_worker.done():
+            self._partial_worker = asyncio.create_task(self._run_partials(), name="partials")
+
+    async def _run_partials(self) -> None:
+        while True:
+            await self._partial_wakeup.wait()
+            self._partial_wakeup.clear()
+            while self._partial_jobs:
+                async with self._gate.partial():
+                    if not self._partial_jobs:
+                        break
+                    session_id = next(iter(self._partial_jobs))
+                    job = self._partial_jobs.pop(session_id)
+                    if job.session.tracker.open_utterance_start != job.audio.start_sample:
+                        continue  # its utterance has ended meanwhile: the final covers it
+                    started = time.monotonic()
+                    try:
+                        recognition = await self._recognize(job.session, job.audio.samples)
+                    except PipelineError as error:
+                        log.warning("partial for %s failed: %s", job.segment_id, error)
+                        continue
+                    asr_ms = round((time.monotonic() - started) * 1000)
+                await self._publish_partial_result(job, recognition, asr_ms)
+
+    async def _publish_partial_result(
+        self, job: _PartialJob, recognition: Recognition, asr_ms: int
+    ) -> None:
+        session = job.session
+        still_open = session.tracker.open_utterance_start == job.audio.start_sample
+        if not still_open or not recognition.text or self._publish_partial is None:
+            return
+        revision = session.revisions.get(job.segment_id, 0)
+        session.revisions[job.segment_id] = revision + 1
+        partial = self._segment(
+            session, job.segment_id, job.audio, recognition, revision, asr_ms, False
+        )
+        await self._publish_partial(session.session_id, partial)
+
+    def _segment(
+        self,
+        session: _OpenSession,
+        segment_id: str,
+        audio: UtteranceAudio,
+        recognition: Recognition,
+        revision: int,
+        asr_ms: int,
+        is_final: bool,
+    ) -> TranscriptionCompleted:
+        offset_ms = samples_to_ms(audio.start_sample)
         words = [
             WordTiming(
                 word=word.word,
@@ -188,14 +303,11 @@ class SessionTranscriber:
             )
             for word in recognition.words
         ]
-        session.final_segments += 1
         return TranscriptionCompleted(
-            session_id=session_id,
-            # Derived from the audio position, so a re-run over the same audio produces the
-            # same id and consumers can drop duplicates.
-            segment_id=f"{session_id}:{utterance.start_sample:012d}",
-            revision=0,
-            is_final=True,
+            session_id=session.session_id,
+            segment_id=segment_id,
+            revision=revision,
+            is_final=is_final,
             run_id=self._run_id,
             pipeline_version=self._pipeline_version,
             model=self._recognizer.model_name,
@@ -203,15 +315,16 @@ class SessionTranscriber:
             language=recognition.language,
             # Word timestamps are tighter than the VAD's padded region.
             start_ms=words[0].start_ms if words else offset_ms,
-            end_ms=words[-1].end_ms if words else samples_to_ms(utterance.end_sample),
+            end_ms=words[-1].end_ms if words else samples_to_ms(audio.end_sample),
             words=words,
             confidence=recognition.confidence,
-            # The chunk whose arrival closed the utterance.
             last_seq=session.last_seq,
             latency=LatencyMetrics(
-                asr_ms=round((finished - started) * 1000),
+                asr_ms=asr_ms,
                 queue_ms=self._queue_ms,
-                end_of_speech_to_result_ms=round((finished - session.last_chunk_received) * 1000),
+                end_of_speech_to_result_ms=round(
+                    (time.monotonic() - session.last_chunk_received) * 1000
+                ),
             ),
         )
 

