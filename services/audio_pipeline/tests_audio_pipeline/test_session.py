@@ -13,6 +13,7 @@ from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
     FloatSamples,
     SpokenLine,
+    conversation,
     word_error_rate,
 )
 from livetranslate_schemas.events import (
@@ -26,6 +27,7 @@ from livetranslate_schemas.events import (
     SessionProcessingCompleted,
     SourceType,
     TranscriptionCompleted,
+    TranslationCompleted,
 )
 
 
@@ -221,3 +223,60 @@ async def test_uploads_get_no_partials(
     finally:
         await transcriber.close()
     assert published == []
+
+
+TWO_VOICES = [
+    ("piper", "Good morning, shall we start with the budget review?"),
+    ("en-gb-x-rp+f3", "Yes, the numbers for the third quarter are ready."),
+    ("piper", "Great, how much did we spend on marketing?"),
+    ("en-gb-x-rp+f3", "About twenty percent less than we planned."),
+    ("en-gb-x-rp+f3", "Most of the savings came from the trade fair."),
+    ("piper", "Then we can move that money to the product launch."),
+]
+
+
+async def test_two_voices_get_two_stable_labels(recognizer: LocalWhisperRecognizer) -> None:
+    samples, truth = conversation(TWO_VOICES, pause_s=1.0)
+    created = SessionCreated(
+        session_id="s6",
+        source_type=SourceType.UPLOAD,
+        audio_config=AudioConfig(),
+        processing_flags=ProcessingFlags(diarize=True, translate_to=["de"]),
+    )
+    results = await _run(_transcriber(recognizer), [created, *_chunks("s6", samples)])
+    finals = [r for r in results if isinstance(r, TranscriptionCompleted)]
+    assert len(finals) == len(truth)
+    labels = [f.speaker for f in finals]
+    assert labels[0] == "SPEAKER_00"
+    expected = {"piper": "SPEAKER_00", "en-gb-x-rp+f3": "SPEAKER_01"}
+    right = sum(label == expected[line.speaker] for label, line in zip(labels, truth, strict=True))
+    assert right / len(truth) >= 0.9, labels
+    # No translation backend is configured: each requested translation fails clearly and
+    # the transcript carries on.
+    failures = [r for r in results if isinstance(r, ProcessingFailed)]
+    assert len(failures) == len(finals)
+    assert {(f.stage, f.error_code, f.retryable) for f in failures} == {
+        ("translation", "no_backend", False)
+    }
+
+
+async def test_each_final_gets_its_translations(
+    recognizer: LocalWhisperRecognizer, short_speech: tuple[FloatSamples, list[SpokenLine]]
+) -> None:
+    samples, _ = short_speech
+    created = SessionCreated(
+        session_id="s7",
+        source_type=SourceType.UPLOAD,
+        audio_config=AudioConfig(language="en"),
+        processing_flags=ProcessingFlags(translate_to=["en", "en"]),
+    )
+    results = await _run(_transcriber(recognizer), [created, *_chunks("s7", samples)])
+    finals = [r for r in results if isinstance(r, TranscriptionCompleted)]
+    translations = [r for r in results if isinstance(r, TranslationCompleted)]
+    # One per final and distinct target, right after its final, same segment and revision.
+    assert len(translations) == len(finals) == 2
+    for final, translation in zip(finals, translations, strict=True):
+        assert results.index(translation) == results.index(final) + 1
+        assert (translation.segment_id, translation.revision) == (final.segment_id, final.revision)
+        assert translation.text == translation.source_text == final.text
+        assert translation.backend == "identity"

@@ -11,7 +11,7 @@ from livetranslate_audio_pipeline import PIPELINE_VERSION
 from livetranslate_audio_pipeline.app import app, pipeline_settings
 from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
-from livetranslate_audio_pipeline.recognizers import build_recognizer
+from livetranslate_audio_pipeline.recognizers import build_recognizer, build_translation_router
 from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_results
 from livetranslate_common.envelope import new_event
 from livetranslate_common.log import log_context, trace_id_var
@@ -48,6 +48,7 @@ def _build_transcriber() -> SessionTranscriber:
         ),
         partial_interval_ms=settings.partial_interval_ms,
         publish_partial=_publish_partial,
+        translation=build_translation_router(settings),
     )
 
 

@@ -15,16 +15,23 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from livetranslate_audio_pipeline.core.audio import Samples, decode_chunk, samples_to_ms
+from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain, AudioStageState
 from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.errors import InvalidChunkError, PipelineError
 from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
 from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
+from livetranslate_audio_pipeline.core.speakers import (
+    SpeakerRegistry,
+    SpeakerRegistryState,
+    utterance_embedding,
+)
+from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
     UtteranceAudio,
@@ -33,28 +40,61 @@ from livetranslate_audio_pipeline.core.utterance_tracker import (
 )
 from livetranslate_schemas.events import (
     AudioChunkReceived,
+    AudioConfig,
     AudioStreamEnded,
     EventPayload,
     LatencyMetrics,
     ProcessingFailed,
+    ProcessingFlags,
     SessionCreated,
     SessionProcessingCompleted,
     SourceType,
     TranscriptionCompleted,
+    TranslationCompleted,
     WordTiming,
 )
 
 log = logging.getLogger(__name__)
 
+# Audio stages applied when a session names no preset: "none" leaves the audio untouched;
+# presets are opt-in until measured to help recognition on real meetings.
+DEFAULT_PRESET = "none"
+
 PublishPartial = Callable[[str, TranscriptionCompleted], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """What a session asked for (SessionCreated, or the flags riding on its chunks)."""
+
+    language: str | None = None
+    transcribe: bool = True
+    partials: bool = True
+    diarize: bool = True
+    translate_to: tuple[str, ...] = ()
+    preset: str | None = None
+
+    @classmethod
+    def of(cls, flags: ProcessingFlags | None, audio_config: AudioConfig) -> SessionOptions:
+        flags = flags or ProcessingFlags()
+        return cls(
+            language=audio_config.language,
+            transcribe=flags.transcribe,
+            partials=flags.partials,
+            diarize=flags.diarize,
+            translate_to=tuple(dict.fromkeys(flags.translate_to)),
+            preset=audio_config.preset,
+        )
 
 
 @dataclass(slots=True)
 class _OpenSession:
     session_id: str
     tracker: UtteranceTracker
-    language: str | None
-    transcribe: bool = True
+    options: SessionOptions
+    stages: AudioStageChain
+    stage_state: AudioStageState | None = None
+    speaker_state: SpeakerRegistryState | None = None
     next_seq: int = 0
     last_seq: int = -1
     final_segments: int = 0
@@ -89,7 +129,11 @@ class SessionTranscriber:
         endpointer: EndpointerConfig | None = None,
         partial_interval_ms: int = 1000,
         publish_partial: PublishPartial | None = None,
+        translation: TranslationRouter | None = None,
+        speakers: SpeakerRegistry | None = None,
     ) -> None:
+        self._translation = translation or TranslationRouter()
+        self._speakers = speakers or SpeakerRegistry()
         self._recognizer = recognizer
         self._run_id = run_id
         self._pipeline_version = pipeline_version
@@ -129,12 +173,13 @@ class SessionTranscriber:
         )
         match payload:
             case SessionCreated():
-                self._open(
-                    payload.session_id,
-                    language=payload.audio_config.language,
-                    transcribe=payload.processing_flags.transcribe,
-                    partials=payload.processing_flags.partials,
-                )
+                try:
+                    self._open(
+                        payload.session_id,
+                        SessionOptions.of(payload.processing_flags, payload.audio_config),
+                    )
+                except PipelineError as error:
+                    return [self._failure(payload.session_id, error)]
                 return []
             case AudioChunkReceived():
                 return await self._on_chunk(payload)
@@ -143,30 +188,30 @@ class SessionTranscriber:
             case _:
                 return []
 
-    def _open(
-        self, session_id: str, *, language: str | None, transcribe: bool, partials: bool
-    ) -> _OpenSession:
+    def _open(self, session_id: str, options: SessionOptions) -> _OpenSession:
         session = self._sessions.get(session_id)
         if session is None:
             tracker = UtteranceTracker(
                 self._endpointer,
                 partial_interval_ms=self._partial_interval_ms,
-                partials=partials and self._publish_partial is not None,
+                partials=options.partials and self._publish_partial is not None,
             )
-            session = _OpenSession(session_id, tracker, language, transcribe)
+            stages = AudioStageChain.from_preset(options.preset or DEFAULT_PRESET)
+            session = _OpenSession(session_id, tracker, options, stages)
             self._sessions[session_id] = session
         return session
 
     async def _on_chunk(self, chunk: AudioChunkReceived) -> list[EventPayload]:
-        flags = chunk.processing_flags
-        session = self._sessions.get(chunk.session_id) or self._open(
-            # A chunk without a prior SessionCreated (a worker that lost its state, say):
-            # the chunk carries enough configuration to carry on.
-            chunk.session_id,
-            language=chunk.audio_config.language,
-            transcribe=flags.transcribe if flags else True,
-            partials=flags.partials if flags else True,
-        )
+        session = self._sessions.get(chunk.session_id)
+        if session is None:
+            try:
+                # A chunk without a prior SessionCreated (a worker that lost its state, say):
+                # the chunk carries enough configuration to carry on.
+                session = self._open(
+                    chunk.session_id, SessionOptions.of(chunk.processing_flags, chunk.audio_config)
+                )
+            except PipelineError as error:
+                return [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
         if chunk.seq < session.next_seq:
             log.info("dropping duplicate chunk %s (seq %d)", chunk.chunk_id, chunk.seq)
             return []
@@ -178,6 +223,7 @@ class SessionTranscriber:
         session.last_chunk_received = time.monotonic()
         try:
             samples = _chunk_samples(chunk)
+            samples, session.stage_state = session.stages.process(samples, session.stage_state)
         except PipelineError as error:
             return [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
         gap = chunk.sample_offset - session.tracker.position
@@ -207,7 +253,7 @@ class SessionTranscriber:
         self, session: _OpenSession, events: list[PartialDue | UtteranceClosed]
     ) -> list[EventPayload]:
         results: list[EventPayload] = []
-        if not session.transcribe:
+        if not session.options.transcribe:
             return results
         for event in events:
             segment_id = segment_id_for(session.session_id, event.audio.start_sample)
@@ -227,18 +273,62 @@ class SessionTranscriber:
                 results.append(self._failure(session.session_id, error))
                 continue
             revision = session.revisions.pop(segment_id, 0)
-            if recognition.text:
-                session.final_segments += 1
-                results.append(
-                    self._segment(
-                        session, segment_id, event.audio, recognition, revision, asr_ms, True
-                    )
+            if not recognition.text:
+                continue
+            session.final_segments += 1
+            final = self._segment(
+                session, segment_id, event.audio, recognition, revision, asr_ms, True
+            )
+            if session.options.diarize:
+                final = replace(final, speaker=await self._attribute(session, event.audio))
+            results.append(final)
+            results += await self._translate(session, final, event.audio)
+        return results
+
+    async def _attribute(self, session: _OpenSession, audio: UtteranceAudio) -> str | None:
+        try:
+            embedding = await asyncio.to_thread(utterance_embedding, audio.samples)
+        except PipelineError as error:
+            log.info("no speaker for %s: %s", session.session_id, error)
+            return None
+        label, session.speaker_state = self._speakers.assign(embedding, session.speaker_state)
+        return label
+
+    async def _translate(
+        self, session: _OpenSession, final: TranscriptionCompleted, audio: UtteranceAudio
+    ) -> list[EventPayload]:
+        results: list[EventPayload] = []
+        for target in session.options.translate_to:
+            try:
+                translated = await asyncio.to_thread(
+                    self._translation.translate,
+                    final.text,
+                    source_language=final.language,
+                    target_language=target,
+                    samples=audio.samples,
                 )
+            except PipelineError as error:
+                results.append(self._failure(session.session_id, error))
+                continue
+            results.append(
+                TranslationCompleted(
+                    session_id=session.session_id,
+                    segment_id=final.segment_id,
+                    revision=final.revision,
+                    run_id=self._run_id,
+                    source_language=translated.source_language,
+                    target_language=translated.target_language,
+                    source_text=final.text,
+                    text=translated.text,
+                    backend=translated.backend,
+                    latency_ms=translated.latency_ms,
+                )
+            )
         return results
 
     async def _recognize(self, session: _OpenSession, samples: Samples) -> Recognition:
         return await asyncio.to_thread(
-            self._recognizer.recognize, samples, language=session.language
+            self._recognizer.recognize, samples, language=session.options.language
         )
 
     def _submit_partial(self, job: _PartialJob) -> None:
