@@ -41,9 +41,10 @@ bootstrap:  ## install what the project needs (system packages, uv, Python packa
 	} >&2
 
 .PHONY: demo
-demo: bootstrap  ## start the stack, transcribe a sample (AUDIO=file, JSON=1), stop the stack
+demo: bootstrap  ## start the stack, transcribe a sample (AUDIO=file JSON=1 LIVE=1 TRANSLATE=en,es)
 	@$(UV) run --frozen python -m livetranslate_gateway.demo \
-		$(if $(AUDIO),--audio "$(AUDIO)") $(if $(filter 1 true yes,$(JSON)),--json)
+		$(if $(AUDIO),--audio "$(AUDIO)") $(if $(filter 1 true yes,$(JSON)),--json) \
+		$(if $(filter 1 true yes,$(LIVE)),--live) $(if $(TRANSLATE),--translate "$(TRANSLATE)")
 
 .PHONY: test
 test: bootstrap  ## run the whole test suite on real Kafka, PostgreSQL and Whisper

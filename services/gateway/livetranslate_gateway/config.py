@@ -18,3 +18,17 @@ class GatewaySettings(BaseSettings):
     chunk_ms: int = 1000
     # Results a slow WebSocket client may fall behind by before it is disconnected.
     subscriber_queue_size: int = 1000
+    # Live streams (WS /ws/sessions/{id}/audio): chunk length on audio-ingest (shorter than
+    # uploads' so partial results can follow speech closely).
+    live_chunk_ms: int = 200
+    # How far ahead of the wall clock a live client may send before the gateway stops reading
+    # its socket until the clock catches up (TCP back-pressure slows the client down).
+    live_burst_s: float = 2.0
+    # Audio read this far ahead of the wall clock closes the stream (4429).
+    live_max_ahead_s: float = 10.0
+    # Messages (frames, pings) per second a live client may send on average; more is a flood
+    # and closes the stream (4429). 100/s allows 10 ms frames.
+    live_max_messages_per_s: float = 100.0
+    # Chunks published but not yet acknowledged by Kafka, per live stream; beyond it the
+    # gateway stops reading the socket.
+    live_max_chunks_in_flight: int = 8

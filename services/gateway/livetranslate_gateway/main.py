@@ -15,7 +15,7 @@ from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
-from livetranslate_gateway.api.routes import health, results_ws, sessions
+from livetranslate_gateway.api.routes import health, live_audio, results_ws, sessions
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.errors import GatewayError
 from livetranslate_gateway.core.tracing import trace_id_from_traceparent
@@ -47,6 +47,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings or GatewaySettings()
+    # Sessions with a live audio stream open on this instance (one stream per session).
+    app.state.live_streams = set()
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
@@ -78,4 +80,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(results_ws.router)
+    app.include_router(live_audio.router)
     return app

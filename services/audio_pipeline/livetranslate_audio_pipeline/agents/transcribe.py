@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import faust
+from faust.types import TP
 
 from livetranslate_audio_pipeline import PIPELINE_VERSION
-from livetranslate_audio_pipeline.app import app, pipeline_settings
+from livetranslate_audio_pipeline.adapters.audio_log import KafkaAudioLog
+from livetranslate_audio_pipeline.adapters.faust_state import FaustSessionStore
+from livetranslate_audio_pipeline.app import app, kafka_settings, pipeline_settings
+from livetranslate_audio_pipeline.core.checkpoint import LogPosition
 from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_audio_pipeline.recognizers import build_recognizer, build_translation_router
+from livetranslate_audio_pipeline.tables import session_progress, session_speakers
 from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_results
+from livetranslate_common.catalogue import AUDIO_INGEST
 from livetranslate_common.envelope import new_event
 from livetranslate_common.log import log_context, trace_id_var
 from livetranslate_common.serde import encode_key
@@ -49,6 +56,10 @@ def _build_transcriber() -> SessionTranscriber:
         partial_interval_ms=settings.partial_interval_ms,
         publish_partial=_publish_partial,
         translation=build_translation_router(settings),
+        store=FaustSessionStore(session_progress, session_speakers),
+        audio_log=KafkaAudioLog(
+            kafka_settings.bootstrap_servers, kafka_settings.topic(AUDIO_INGEST.name)
+        ),
     )
 
 
@@ -69,14 +80,33 @@ async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
         envelope: Envelope = event.value
         sessions = await transcriber()
         session_id = event.key.decode("utf-8", "replace") if event.key else None
+        position = LogPosition(event.message.partition, event.message.offset)
         with log_context(trace_id=envelope.trace_id, session_id=session_id):
-            results = await sessions.handle(envelope.payload, published_at=envelope.timestamp)
-            for payload in results:
-                # Results keep the session's key, so they land in the matching partition.
+            results = await sessions.handle(
+                envelope.payload, published_at=envelope.timestamp, position=position
+            )
+            # Results keep the session's key, so they land in the matching partition.
+            deliveries = [
                 await audio_results.send(
                     key=event.key,
                     value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
                 )
+                for payload in results
+            ]
+            # Only once the broker has the results does the session's progress move on: a
+            # crash in between replays them (a duplicate at worst), never loses them.
+            await asyncio.gather(*deliveries)
+            if session_id is not None:
+                sessions.checkpoint(session_id)
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
+async def forget_revoked_sessions(sender: Any, *args: Any, **kwargs: Any) -> None:
+    # Faust sends the revoked partitions as the one positional argument.
+    revoked: set[TP] = args[0] if args else set()
+    if _transcriber is not None:
+        ingest = kafka_settings.topic(AUDIO_INGEST.name)
+        _transcriber.forget_partitions({tp.partition for tp in revoked if tp.topic == ingest})
 
 
 @app.task

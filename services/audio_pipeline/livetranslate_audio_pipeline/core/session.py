@@ -14,14 +14,22 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from livetranslate_audio_pipeline.core.audio import Samples, decode_chunk, samples_to_ms
 from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain, AudioStageState
+from livetranslate_audio_pipeline.core.checkpoint import (
+    AudioLog,
+    LogPosition,
+    SessionCheckpoint,
+    SessionStateStore,
+)
 from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.errors import InvalidChunkError, PipelineError
 from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
@@ -75,6 +83,10 @@ class SessionOptions:
     preset: str | None = None
 
     @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionOptions:
+        return cls(**{**data, "translate_to": tuple(data.get("translate_to", ()))})
+
+    @classmethod
     def of(cls, flags: ProcessingFlags | None, audio_config: AudioConfig) -> SessionOptions:
         flags = flags or ProcessingFlags()
         return cls(
@@ -95,6 +107,11 @@ class _OpenSession:
     stages: AudioStageChain
     stage_state: AudioStageState | None = None
     speaker_state: SpeakerRegistryState | None = None
+    speakers_changed: bool = False
+    partition: int | None = None
+    # (first sample, log offset) of the chunks whose audio the tracker still holds.
+    chunk_offsets: deque[tuple[int, int]] = field(default_factory=deque)
+    finalized_until_sample: int = 0
     next_seq: int = 0
     last_seq: int = -1
     final_segments: int = 0
@@ -131,7 +148,13 @@ class SessionTranscriber:
         publish_partial: PublishPartial | None = None,
         translation: TranslationRouter | None = None,
         speakers: SpeakerRegistry | None = None,
+        store: SessionStateStore | None = None,
+        audio_log: AudioLog | None = None,
     ) -> None:
+        self._store = store
+        self._audio_log = audio_log
+        # Sessions whose stream ended, with their final record, until checkpointed.
+        self._ended: dict[str, SessionCheckpoint] = {}
         self._translation = translation or TranslationRouter()
         self._speakers = speakers or SpeakerRegistry()
         self._recognizer = recognizer
@@ -159,7 +182,11 @@ class SessionTranscriber:
                 await self._partial_worker
 
     async def handle(
-        self, payload: EventPayload, *, published_at: datetime | None = None
+        self,
+        payload: EventPayload,
+        *,
+        published_at: datetime | None = None,
+        position: LogPosition | None = None,
     ) -> list[EventPayload]:
         """Process one audio-ingest event; returns the audio-results events it caused.
 
@@ -173,6 +200,8 @@ class SessionTranscriber:
         )
         match payload:
             case SessionCreated():
+                if self._store is not None and self._store.load_checkpoint(payload.session_id):
+                    return []  # redelivered after a restart: its chunks will take it over
                 try:
                     self._open(
                         payload.session_id,
@@ -182,67 +211,204 @@ class SessionTranscriber:
                     return [self._failure(payload.session_id, error)]
                 return []
             case AudioChunkReceived():
-                return await self._on_chunk(payload)
+                return await self._on_chunk(payload, position)
             case AudioStreamEnded():
                 return await self._on_stream_ended(payload)
             case _:
                 return []
 
-    def _open(self, session_id: str, options: SessionOptions) -> _OpenSession:
+    def _open(
+        self, session_id: str, options: SessionOptions, *, start_sample: int = 0
+    ) -> _OpenSession:
         session = self._sessions.get(session_id)
         if session is None:
             tracker = UtteranceTracker(
                 self._endpointer,
                 partial_interval_ms=self._partial_interval_ms,
                 partials=options.partials and self._publish_partial is not None,
+                start_sample=start_sample,
             )
             stages = AudioStageChain.from_preset(options.preset or DEFAULT_PRESET)
             session = _OpenSession(session_id, tracker, options, stages)
             self._sessions[session_id] = session
         return session
 
-    async def _on_chunk(self, chunk: AudioChunkReceived) -> list[EventPayload]:
+    async def _on_chunk(
+        self, chunk: AudioChunkReceived, position: LogPosition | None
+    ) -> list[EventPayload]:
+        results: list[EventPayload] = []
         session = self._sessions.get(chunk.session_id)
         if session is None:
             try:
-                # A chunk without a prior SessionCreated (a worker that lost its state, say):
-                # the chunk carries enough configuration to carry on.
-                session = self._open(
-                    chunk.session_id, SessionOptions.of(chunk.processing_flags, chunk.audio_config)
-                )
+                session, results = await self._take_over(chunk, position)
             except PipelineError as error:
                 return [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
         if chunk.seq < session.next_seq:
             log.info("dropping duplicate chunk %s (seq %d)", chunk.chunk_id, chunk.seq)
-            return []
+            return results
+        return results + await self._ingest(session, chunk, position)
+
+    async def _ingest(
+        self,
+        session: _OpenSession,
+        chunk: AudioChunkReceived,
+        position: LogPosition | None,
+        *,
+        replaying: bool = False,
+    ) -> list[EventPayload]:
         session.next_seq = chunk.seq + 1
         session.last_seq = chunk.seq
+        session.last_chunk_received = time.monotonic()
         if chunk.source_type == SourceType.UPLOAD:
             # A whole recording arrives at once: previews of it would only cost CPU.
             session.tracker.partials = False
-        session.last_chunk_received = time.monotonic()
+        if position is not None:
+            session.partition = position.partition
+            session.chunk_offsets.append((chunk.sample_offset, position.offset))
         try:
             samples = _chunk_samples(chunk)
             samples, session.stage_state = session.stages.process(samples, session.stage_state)
         except PipelineError as error:
-            return [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
+            return (
+                []
+                if replaying
+                else [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
+            )
         gap = chunk.sample_offset - session.tracker.position
         if gap > 0:
             # Keep the session clock true to the sender's: lost audio becomes silence.
             samples = np.concatenate((np.zeros(gap, dtype=np.float32), samples))
-        return await self._act_on(session, session.tracker.push(samples))
+        events = session.tracker.push(samples)
+        if replaying:
+            # Rebuilding state: no previews, and no final the old owner already published.
+            events = [
+                event
+                for event in events
+                if isinstance(event, UtteranceClosed)
+                and event.audio.end_sample > session.finalized_until_sample
+            ]
+        return await self._act_on(session, events)
+
+    async def _take_over(
+        self, chunk: AudioChunkReceived, position: LogPosition | None
+    ) -> tuple[_OpenSession, list[EventPayload]]:
+        """First chunk of a session this worker has no memory of: new, or taken over."""
+        checkpoint = self._store.load_checkpoint(chunk.session_id) if self._store else None
+        if checkpoint is None:
+            # A chunk without a prior SessionCreated (or whose SessionCreated another worker
+            # took): the chunk carries enough configuration to carry on, from its own clock.
+            options = SessionOptions.of(chunk.processing_flags, chunk.audio_config)
+            session = self._open(chunk.session_id, options, start_sample=chunk.sample_offset)
+            return session, []
+        return await self._resume(
+            chunk.session_id, checkpoint, before_seq=max(checkpoint.next_seq, chunk.seq)
+        )
+
+    async def _resume(
+        self, session_id: str, checkpoint: SessionCheckpoint, *, before_seq: int
+    ) -> tuple[_OpenSession, list[EventPayload]]:
+        """Rebuild a session from its checkpoint and the log, publishing only what is missing.
+
+        Replays its chunks from the checkpoint's offset up to ``before_seq``: the ones the old
+        owner had processed (to refill the audio buffer and the endpointer) and any it had
+        taken but not recorded (a crash between the two), whose finals are still owed.
+        """
+        log.info("taking over session %s at seq %d", session_id, checkpoint.next_seq)
+        replay: list[tuple[int, AudioChunkReceived]] = []
+        if self._audio_log is not None and checkpoint.replay_from_offset is not None:
+            replay = await self._audio_log.chunks(
+                session_id,
+                partition=checkpoint.partition,
+                from_offset=checkpoint.replay_from_offset,
+                before_seq=before_seq,
+            )
+        session = self._open(
+            session_id,
+            SessionOptions.from_dict(checkpoint.options),
+            start_sample=replay[0][1].sample_offset if replay else 0,
+        )
+        session.partition = checkpoint.partition
+        session.final_segments = checkpoint.final_segments
+        session.finalized_until_sample = checkpoint.finalized_until_sample
+        speakers = self._store.load_speakers(session_id) if self._store else None
+        if speakers is not None:
+            session.speaker_state = SpeakerRegistryState.from_dict(speakers)
+        results: list[EventPayload] = []
+        for offset, replayed in replay:
+            replayed_at = LogPosition(checkpoint.partition, offset)
+            results += await self._ingest(session, replayed, replayed_at, replaying=True)
+        session.next_seq = max(session.next_seq, checkpoint.next_seq)
+        return session, results
+
+    def checkpoint(self, session_id: str) -> None:
+        """Record the session's progress; call once its results are published."""
+        if self._store is None:
+            return
+        ended = self._ended.pop(session_id, None)
+        if ended is not None:
+            # A tombstone: a redelivered end of stream finds the session done.
+            self._store.save_checkpoint(session_id, ended)
+            return
+        session = self._sessions.get(session_id)
+        if session is None or session.partition is None:
+            return
+        needed_from = session.tracker.buffer_start
+        offsets = session.chunk_offsets
+        # Keep the chunk that holds the oldest needed sample; drop the ones before it.
+        while len(offsets) > 1 and offsets[1][0] <= needed_from:
+            offsets.popleft()
+        self._store.save_checkpoint(
+            session_id,
+            SessionCheckpoint(
+                options=asdict(session.options),
+                partition=session.partition,
+                next_seq=session.next_seq,
+                replay_from_offset=offsets[0][1] if offsets else None,
+                final_segments=session.final_segments,
+                finalized_until_sample=session.finalized_until_sample,
+            ),
+        )
+        if session.speakers_changed and session.speaker_state is not None:
+            self._store.save_speakers(session_id, session.speaker_state.to_dict())
+            session.speakers_changed = False
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """Partitions went to another worker: their sessions' memory here is stale."""
+        for session_id, session in list(self._sessions.items()):
+            if session.partition in partitions:
+                del self._sessions[session_id]
+                self._partial_jobs.pop(session_id, None)
 
     async def _on_stream_ended(self, ended: AudioStreamEnded) -> list[EventPayload]:
-        session = self._sessions.pop(ended.session_id, None)
         results: list[EventPayload] = []
+        session = self._sessions.pop(ended.session_id, None)
+        if session is None and self._store is not None:
+            checkpoint = self._store.load_checkpoint(ended.session_id)
+            if checkpoint is not None and checkpoint.completed:
+                return []  # redelivered: its completion is already out
+            if checkpoint is not None:
+                session, results = await self._resume(
+                    ended.session_id, checkpoint, before_seq=ended.last_seq + 1
+                )
+                self._sessions.pop(ended.session_id, None)
         if session is not None:
             self._partial_jobs.pop(ended.session_id, None)
-            results = await self._act_on(session, session.tracker.flush())
+            results += await self._act_on(session, session.tracker.flush())
+        final_count = session.final_segments if session else 0
+        self._ended[ended.session_id] = SessionCheckpoint(
+            options=asdict(session.options) if session else {},
+            partition=session.partition or 0 if session else 0,
+            next_seq=ended.last_seq + 1,
+            replay_from_offset=None,
+            final_segments=final_count,
+            finalized_until_sample=session.finalized_until_sample if session else 0,
+            completed=True,
+        )
         results.append(
             SessionProcessingCompleted(
                 session_id=ended.session_id,
                 run_id=self._run_id,
-                final_segment_count=session.final_segments if session else 0,
+                final_segment_count=final_count,
                 audio_duration_ms=samples_to_ms(ended.total_samples),
                 last_seq=ended.last_seq,
             )
@@ -276,6 +442,7 @@ class SessionTranscriber:
             if not recognition.text:
                 continue
             session.final_segments += 1
+            session.finalized_until_sample = event.audio.end_sample
             final = self._segment(
                 session, segment_id, event.audio, recognition, revision, asr_ms, True
             )
@@ -292,6 +459,7 @@ class SessionTranscriber:
             log.info("no speaker for %s: %s", session.session_id, error)
             return None
         label, session.speaker_state = self._speakers.assign(embedding, session.speaker_state)
+        session.speakers_changed = True
         return label
 
     async def _translate(

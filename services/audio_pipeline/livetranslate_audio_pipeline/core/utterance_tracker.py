@@ -68,6 +68,11 @@ class UtteranceTracker:
         return self._buffer_start + len(self._buffer)
 
     @property
+    def buffer_start(self) -> int:
+        """The oldest session sample still kept (and so still needed after a restart)."""
+        return self._buffer_start
+
+    @property
     def open_utterance_start(self) -> int | None:
         return self._endpointer.utterance_start
 

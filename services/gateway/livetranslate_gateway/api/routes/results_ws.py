@@ -1,21 +1,54 @@
-"""``/ws/sessions/{id}``: a session's results, pushed as they arrive."""
+"""``/ws/sessions/{id}``: a session's results, pushed as they arrive.
+
+:func:`forward_results` is shared with the live audio socket (``live_audio.py``), which
+streams the same messages back on the socket the audio comes in on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from livetranslate_common.readmodel.queries import get_session
-from livetranslate_gateway.adapters.result_fanout import ResultFanout, SubscriberTooSlowError
+from livetranslate_gateway.adapters.result_fanout import (
+    ResultFanout,
+    SubscriberTooSlowError,
+    Subscription,
+)
+from livetranslate_gateway.core.live_stream import CLOSE_SESSION_NOT_FOUND, CLOSE_TOO_SLOW
 from livetranslate_gateway.core.messages import client_message
 
 router = APIRouter()
 
-# Application close codes (4000-4999 are ours by RFC 6455).
-CLOSE_SESSION_NOT_FOUND = 4404
-CLOSE_TOO_SLOW = 4408
+SendJson = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def forward_results(
+    subscription: Subscription, send: SendJson, *, until_completed: bool = False
+) -> None:
+    """Send the subscription's results to the client as they arrive, forever or (with
+    ``until_completed``) until the session's ``session_completed`` has been sent.
+
+    Raises SubscriberTooSlowError when the client fell too far behind.
+    """
+    while True:
+        message = client_message(await subscription.next())
+        if message is None:
+            continue
+        await send(message)
+        if until_completed and message["type"] == "session_completed":
+            return
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel the tasks and wait for them to end, ignoring how they end."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @router.websocket("/ws/sessions/{session_id}")
@@ -30,25 +63,18 @@ async def session_results(websocket: WebSocket, session_id: str) -> None:
     subscription = fanout.subscribe(session_id)
     # Notice a client that goes away even while no results are flowing.
     receiver = asyncio.create_task(_drain_client(websocket))
+    forwarder = asyncio.create_task(forward_results(subscription, websocket.send_json))
     try:
-        while not receiver.done():
-            getter = asyncio.create_task(subscription.next())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                break
-            message = client_message(getter.result())
-            if message is not None:
-                await websocket.send_json(message)
+        done, _ = await asyncio.wait({receiver, forwarder}, return_when=asyncio.FIRST_COMPLETED)
+        if forwarder in done:
+            forwarder.result()
     except SubscriberTooSlowError:
         await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect")
     except WebSocketDisconnect:
         pass
     finally:
         fanout.unsubscribe(subscription)
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await receiver
+        await cancel_and_wait(receiver, forwarder)
 
 
 async def _drain_client(websocket: WebSocket) -> None:

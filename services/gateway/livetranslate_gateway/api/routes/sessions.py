@@ -40,13 +40,24 @@ SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="A sessi
 LIVE_RUN = "live"
 
 
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+
+
 class SessionCreate(BaseModel):
     title: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(
-        default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", examples=["en"]
-    )
+    language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN, examples=["en"])
     metadata: dict[str, Annotated[str, Field(max_length=500)]] = Field(
         default_factory=dict, max_length=20
+    )
+    translate_to: list[Annotated[str, Field(pattern=LANGUAGE_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="BCP-47 codes of the languages to translate each final segment into",
+        examples=[["es", "de"]],
+    )
+    diarize: bool = Field(default=True, description="Label speakers")
+    preset: str | None = Field(
+        default=None, pattern=r"^[a-z0-9_-]{1,32}$", description="Audio-stage preset name"
     )
 
 
@@ -98,6 +109,26 @@ def _status(session: SessionRow) -> str:
     return "open"
 
 
+async def session_audio_context(
+    conn: Any, session: SessionRow, source_type: SourceType
+) -> SessionAudioContext:
+    """The session's language, preset and processing flags, as its SessionCreated set them."""
+    async with conn.cursor() as cursor:
+        await cursor.execute(
+            "SELECT audio_config, processing_flags FROM sessions WHERE session_id = %s",
+            (session.session_id,),
+        )
+        row = await cursor.fetchone()
+    audio_config, processing_flags = row if row is not None else ({}, {})
+    return SessionAudioContext.from_read_model(
+        session_id=session.session_id,
+        user_id=session.user_id,
+        source_type=source_type,
+        audio_config=audio_config,
+        processing_flags=processing_flags,
+    )
+
+
 async def _require_session(conn: Any, session_id: str) -> SessionRow:
     session = await get_session(conn, session_id)
     if session is None:
@@ -115,8 +146,10 @@ async def create_session(
         # Set from the authenticated caller once access control lands; never from the body.
         user_id=None,
         source_type=SourceType.UPLOAD,
-        audio_config=AudioConfig(language=body.language),
-        processing_flags=ProcessingFlags(),
+        audio_config=AudioConfig(language=body.language, preset=body.preset),
+        processing_flags=ProcessingFlags(
+            diarize=body.diarize, translate_to=list(dict.fromkeys(body.translate_to))
+        ),
         title=body.title,
         metadata=body.metadata,
     )
@@ -173,13 +206,8 @@ async def upload_audio(
     samples = await asyncio.to_thread(
         decode_upload, data, max_duration_s=settings.max_audio_seconds
     )
-    context = SessionAudioContext(
-        session_id=session_id,
-        user_id=session.user_id,
-        source_type=SourceType.UPLOAD,
-        language=None,
-        processing_flags=ProcessingFlags(),
-    )
+    # Every chunk repeats the session's language and flags (translate_to, diarize...).
+    context = await session_audio_context(conn, session, SourceType.UPLOAD)
     chunk_samples = TARGET_SAMPLE_RATE * settings.chunk_ms // 1000
     chunks = list(chunk_events(context, samples, chunk_samples=chunk_samples))
     end = stream_end_event(session_id, total_chunks=len(chunks), total_samples=len(samples))

@@ -1,0 +1,355 @@
+"""The state of one live audio stream, without any I/O: messages, frames, resampling, chunks,
+pacing.
+
+The WebSocket route (``api/routes/live_audio.py``) feeds this module what the client sends
+and the clock readings; it gets back the chunks to publish, the time to hold the socket
+unread, or a :class:`LiveProtocolError` saying how to close. The wire protocol is described
+in ``services/gateway/LIVE_PROTOCOL.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+import numpy as np
+import soxr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from livetranslate_gateway.core.upload_decoding import TARGET_SAMPLE_RATE, FloatSamples
+
+# WebSocket close codes: RFC 6455's, and ours in 4000-4999 (HTTP status + 4000 in spirit).
+CLOSE_NORMAL = 1000
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SESSION_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 4408
+CLOSE_SESSION_ENDED = 4409
+CLOSE_TOO_FAST = 4429
+
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 48_000
+#: The longest audio one binary frame may carry.
+MAX_FRAME_SECONDS = 1.0
+BYTES_PER_SAMPLE = 2  # PCM16
+
+
+class LiveProtocolError(Exception):
+    """The client broke the protocol: tell it ``code``/``message``, close with ``close_code``."""
+
+    def __init__(self, close_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.code = code
+        self.message = message
+
+    def client_message(self) -> dict[str, str]:
+        return {"type": "error", "code": self.code, "message": self.message}
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartMessage(_Message):
+    """The first message of a stream: the format of the binary frames that follow."""
+
+    type: Literal["start"]
+    sample_rate_hz: int = Field(ge=MIN_SAMPLE_RATE, le=MAX_SAMPLE_RATE)
+    channels: Literal[1, 2] = 1
+    encoding: Literal["pcm_s16le"] = "pcm_s16le"
+    #: Wall-clock time at which the first sample was captured (client's clock).
+    capture_time: AwareDatetime | None = None
+
+    @property
+    def frame_bytes_limit(self) -> int:
+        return int(self.sample_rate_hz * MAX_FRAME_SECONDS) * self.channels * BYTES_PER_SAMPLE
+
+    @property
+    def bytes_per_frame(self) -> int:
+        """Bytes of one sample frame (one sample of every channel)."""
+        return self.channels * BYTES_PER_SAMPLE
+
+
+class EndMessage(_Message):
+    type: Literal["end"]
+
+
+class PingMessage(_Message):
+    type: Literal["ping"]
+
+
+ControlMessage = Annotated[StartMessage | EndMessage | PingMessage, Field(discriminator="type")]
+_CONTROL: TypeAdapter[StartMessage | EndMessage | PingMessage] = TypeAdapter(ControlMessage)
+
+
+def parse_control(text: str) -> StartMessage | EndMessage | PingMessage:
+    """A client's text message; malformed or invalid ones raise LiveProtocolError."""
+    try:
+        return _CONTROL.validate_json(text)
+    except ValidationError as error:
+        # JSON that is not an object with a known type is data we do not speak (1003);
+        # a known message with bad fields breaks the protocol's rules (1008).
+        kinds = {e["type"] for e in error.errors()}
+        if kinds & {
+            "json_invalid",
+            "dict_type",
+            "model_type",
+            "union_tag_invalid",
+            "union_tag_not_found",
+        }:
+            raise LiveProtocolError(
+                CLOSE_UNSUPPORTED_DATA,
+                "unsupported_message",
+                'expected a JSON object with "type": "start", "end" or "ping"',
+            ) from None
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'message'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise LiveProtocolError(CLOSE_POLICY, "invalid_message", details[:500]) from None
+
+
+def check_frame(data: bytes, start: StartMessage) -> None:
+    """A binary frame must hold whole sample frames and at most MAX_FRAME_SECONDS of audio."""
+    if len(data) > start.frame_bytes_limit:
+        raise LiveProtocolError(
+            CLOSE_TOO_BIG,
+            "frame_too_large",
+            f"a frame may hold at most {MAX_FRAME_SECONDS:g} s of audio"
+            f" ({start.frame_bytes_limit} bytes); got {len(data)} bytes",
+        )
+    if len(data) % start.bytes_per_frame:
+        raise LiveProtocolError(
+            CLOSE_UNSUPPORTED_DATA,
+            "misaligned_frame",
+            f"a frame must hold whole {start.channels}-channel PCM16 samples"
+            f" (a multiple of {start.bytes_per_frame} bytes); got {len(data)} bytes",
+        )
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+class MonoResampler:
+    """Interleaved PCM16 at any rate and 1-2 channels in, 16 kHz mono float32 out.
+
+    Streaming: the filter's state carries over from one frame to the next, so the output
+    equals resampling the whole stream at once (no clicks or drift at frame boundaries),
+    whatever the frames' sizes.
+    """
+
+    def __init__(self, sample_rate_hz: int, channels: int) -> None:
+        self.sample_rate_hz = sample_rate_hz
+        self.channels = channels
+        self._stream = (
+            None
+            if sample_rate_hz == TARGET_SAMPLE_RATE
+            else soxr.ResampleStream(sample_rate_hz, TARGET_SAMPLE_RATE, 1, dtype="float32")
+        )
+
+    def push(self, pcm: bytes) -> FloatSamples:
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        if self.channels > 1:
+            samples = samples.reshape(-1, self.channels).mean(axis=1, dtype=np.float32)
+        if self._stream is None:
+            return samples
+        out: FloatSamples = self._stream.resample_chunk(samples)
+        return out
+
+    def flush(self) -> FloatSamples:
+        """The filter's tail, at the end of the stream."""
+        if self._stream is None:
+            return np.zeros(0, dtype=np.float32)
+        out: FloatSamples = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        return out
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+@dataclass(frozen=True, slots=True)
+class CutChunk:
+    """A chunk's audio and where it sits in the session's 16 kHz clock."""
+
+    seq: int
+    sample_offset: int
+    samples: FloatSamples
+    capture_time: datetime
+
+
+class ChunkCutter:
+    """Cuts a stream of 16 kHz samples into chunks of ``chunk_samples`` (the last may be short).
+
+    Capture time of a chunk: the client's capture time of the first sample plus the chunk's
+    offset, when the client gave one; else the server's receive time of the frame that
+    completed the chunk.
+    """
+
+    def __init__(self, chunk_samples: int, *, capture_origin: datetime | None = None) -> None:
+        if chunk_samples <= 0:
+            raise ValueError("chunk_samples must be positive")
+        self.chunk_samples = chunk_samples
+        self.capture_origin = capture_origin
+        self.next_seq = 0
+        self.samples_cut = 0
+        self._pending: list[FloatSamples] = []
+        self._pending_count = 0
+
+    @property
+    def pending_samples(self) -> int:
+        return self._pending_count
+
+    def push(self, samples: FloatSamples, *, received_at: datetime) -> list[CutChunk]:
+        if len(samples):
+            self._pending.append(samples)
+            self._pending_count += len(samples)
+        chunks = []
+        while self._pending_count >= self.chunk_samples:
+            chunks.append(self._cut(self.chunk_samples, received_at))
+        return chunks
+
+    def flush(self, *, received_at: datetime) -> list[CutChunk]:
+        """The partial chunk left over, if any (at the end of the stream)."""
+        if not self._pending_count:
+            return []
+        return [self._cut(self._pending_count, received_at)]
+
+    def _cut(self, count: int, received_at: datetime) -> CutChunk:
+        joined = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        head, rest = joined[:count], joined[count:]
+        self._pending = [rest] if len(rest) else []
+        self._pending_count = len(rest)
+        offset = self.samples_cut
+        chunk = CutChunk(
+            seq=self.next_seq,
+            sample_offset=offset,
+            samples=head,
+            capture_time=(
+                self.capture_origin + timedelta(seconds=offset / TARGET_SAMPLE_RATE)
+                if self.capture_origin is not None
+                else received_at
+            ),
+        )
+        self.next_seq += 1
+        self.samples_cut += count
+        return chunk
+
+
+class LiveAudioState:
+    """Frames in, chunks out: validation, resampling and cutting for one stream."""
+
+    def __init__(self, start: StartMessage, *, chunk_ms: int) -> None:
+        self.start = start
+        self.resampler = MonoResampler(start.sample_rate_hz, start.channels)
+        self.cutter = ChunkCutter(
+            TARGET_SAMPLE_RATE * chunk_ms // 1000, capture_origin=start.capture_time
+        )
+        #: Sample frames (per channel) received at the client's rate.
+        self.input_samples = 0
+
+    @property
+    def input_seconds(self) -> float:
+        return self.input_samples / self.start.sample_rate_hz
+
+    def frame_seconds(self, data: bytes) -> float:
+        return len(data) / self.start.bytes_per_frame / self.start.sample_rate_hz
+
+    def push(self, data: bytes, *, received_at: datetime) -> list[CutChunk]:
+        check_frame(data, self.start)
+        self.input_samples += len(data) // self.start.bytes_per_frame
+        return self.cutter.push(self.resampler.push(data), received_at=received_at)
+
+    def finish(self, *, received_at: datetime) -> list[CutChunk]:
+        """Everything still held: the resampler's tail and the partial chunk."""
+        chunks = self.cutter.push(self.resampler.flush(), received_at=received_at)
+        return chunks + self.cutter.flush(received_at=received_at)
+
+    @property
+    def chunks(self) -> int:
+        return self.cutter.next_seq
+
+    @property
+    def samples(self) -> int:
+        """Samples in the chunks cut so far (the 16 kHz clock)."""
+        return self.cutter.samples_cut
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """Keeps a client near real time, by arithmetic on the monotonic clock.
+
+    *ahead* is the audio read so far minus the wall time since the stream started. Up to
+    ``burst_s`` ahead, the gateway reads as fast as frames come; beyond it, the gateway waits
+    (:meth:`hold`) before reading the next frame, until the wall clock has caught up: TCP
+    back-pressure then slows the client down without any buffer here. Reading more than
+    ``max_ahead_s`` ahead closes the stream (4429). Messages of any kind are also counted in
+    a token bucket (``max_messages_per_s`` refill, ``message_burst`` capacity): a client
+    flooding tiny frames or pings is closed (4429) before it costs more than it is worth.
+    """
+
+    def __init__(
+        self,
+        started_at: float,
+        *,
+        burst_s: float,
+        max_ahead_s: float,
+        max_messages_per_s: float,
+        message_burst: int,
+    ) -> None:
+        if not 0 <= burst_s <= max_ahead_s:
+            raise ValueError("need 0 <= burst_s <= max_ahead_s")
+        self.started_at = started_at
+        self.burst_s = burst_s
+        self.max_ahead_s = max_ahead_s
+        self.max_messages_per_s = max_messages_per_s
+        self.message_burst = message_burst
+        self.audio_s = 0.0
+        self._tokens = float(message_burst)
+        self._tokens_at = started_at
+        #: Total time spent holding the client back.
+        self.held_s = 0.0
+
+    def ahead(self, now: float) -> float:
+        return self.audio_s - (now - self.started_at)
+
+    def hold(self, now: float) -> float:
+        """Seconds to leave the socket unread before taking the next frame."""
+        return max(0.0, self.ahead(now) - self.burst_s)
+
+    def held(self, seconds: float) -> None:
+        self.held_s += seconds
+
+    def on_message(self, now: float) -> None:
+        elapsed = max(0.0, now - self._tokens_at)
+        self._tokens = min(
+            float(self.message_burst), self._tokens + elapsed * self.max_messages_per_s
+        )
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            raise LiveProtocolError(
+                CLOSE_TOO_FAST,
+                "too_many_messages",
+                "sending faster than real time: more than"
+                f" {self.max_messages_per_s:g} messages per second",
+            )
+        self._tokens -= 1.0
+
+    def on_audio(self, seconds: float, now: float) -> None:
+        self.audio_s += seconds
+        ahead = self.ahead(now)
+        if ahead > self.max_ahead_s:
+            raise LiveProtocolError(
+                CLOSE_TOO_FAST,
+                "too_far_ahead",
+                f"sending faster than real time: {ahead:.1f} s ahead of the wall clock"
+                f" (at most {self.max_ahead_s:g} s)",
+            )
