@@ -36,6 +36,10 @@ app = faust.App(
     producer_acks=-1,
     # Whisper on an utterance can take seconds on a busy CPU; polls stay well inside this.
     broker_max_poll_interval=300.0,
+    # A worker that died is noticed after this long, and its partitions move on (Faust's
+    # default of 60 s would stall a session that long after a crash).
+    broker_session_timeout=pipeline_settings.session_timeout_s,
+    broker_heartbeat_interval=pipeline_settings.session_timeout_s / 4,
     # Commit often: on a crash, at most this many seconds of events are processed again.
     broker_commit_every=100,
     broker_commit_interval=1.0,

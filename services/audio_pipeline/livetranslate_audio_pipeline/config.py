@@ -17,6 +17,8 @@ class PipelineSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     # Results of live processing share one run id; reprocessing runs get their own.
     run_id: str = "live"
+    # Kafka consumer-group session timeout: how soon a dead worker's partitions move on.
+    session_timeout_s: float = 10.0
     # Faust's local data (RocksDB or memory stores, its own bookkeeping).
     data_dir: Path = Field(default=Path("pipeline-data"), validation_alias="APP_DATADIR")
     # An operator-provided CTranslate2 Whisper folder instead of the embedded tiny.en.

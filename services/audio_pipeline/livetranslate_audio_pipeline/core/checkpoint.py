@@ -35,6 +35,8 @@ class SessionCheckpoint:
     finalized_until_sample: int
     # The stream ended and its completion was published: redeliveries change nothing.
     completed: bool = False
+    # Revisions given out so far per open segment, so numbering goes on after a take-over.
+    revisions: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class SessionCheckpoint:
             "final_segments": self.final_segments,
             "finalized_until_sample": self.finalized_until_sample,
             "completed": self.completed,
+            "revisions": self.revisions or {},
         }
 
     @classmethod
@@ -58,6 +61,7 @@ class SessionCheckpoint:
             final_segments=int(data["final_segments"]),
             finalized_until_sample=int(data["finalized_until_sample"]),
             completed=bool(data.get("completed", False)),
+            revisions={str(k): int(v) for k, v in data.get("revisions", {}).items()},
         )
 
 

@@ -75,6 +75,9 @@ class Endpointer:
         self._pending = np.zeros(0, dtype=np.float32)
         # Session sample index of the first sample in ``_pending``.
         self._position = start_sample
+        # Frames sit on a fixed grid of the session clock (multiples of FRAME), so a worker
+        # that takes a session over mid-way sees the same frames as the one before it.
+        self._misaligned = -start_sample % FRAME
         self._in_speech = False
         self._voiced_run = 0
         self._silent_run = 0
@@ -96,6 +99,11 @@ class Endpointer:
 
     def push(self, samples: Samples) -> list[EndpointEvent]:
         events: list[EndpointEvent] = []
+        if self._misaligned:
+            skipped = min(self._misaligned, len(samples))
+            self._misaligned -= skipped
+            self._position += skipped
+            samples = samples[skipped:]
         data = np.concatenate((self._pending, samples)) if len(self._pending) else samples
         whole = len(data) - len(data) % FRAME
         for offset in range(0, whole, FRAME):

@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 # presets are opt-in until measured to help recognition on real meetings.
 DEFAULT_PRESET = "none"
 
+_SAME_UTTERANCE_SAMPLES = 4800  # 300 ms, less than any pause that ends an utterance
+
 PublishPartial = Callable[[str, TranscriptionCompleted], Awaitable[None]]
 
 
@@ -281,11 +283,13 @@ class SessionTranscriber:
         events = session.tracker.push(samples)
         if replaying:
             # Rebuilding state: no previews, and no final the old owner already published.
+            # (An utterance ending within the shortest possible pause of the last published
+            # one is that one, seen from a slightly different start.)
+            already_out = session.finalized_until_sample + _SAME_UTTERANCE_SAMPLES
             events = [
                 event
                 for event in events
-                if isinstance(event, UtteranceClosed)
-                and event.audio.end_sample > session.finalized_until_sample
+                if isinstance(event, UtteranceClosed) and event.audio.end_sample > already_out
             ]
         return await self._act_on(session, events)
 
@@ -330,6 +334,7 @@ class SessionTranscriber:
         session.partition = checkpoint.partition
         session.final_segments = checkpoint.final_segments
         session.finalized_until_sample = checkpoint.finalized_until_sample
+        session.revisions.update(checkpoint.revisions or {})
         speakers = self._store.load_speakers(session_id) if self._store else None
         if speakers is not None:
             session.speaker_state = SpeakerRegistryState.from_dict(speakers)
@@ -366,6 +371,7 @@ class SessionTranscriber:
                 replay_from_offset=offsets[0][1] if offsets else None,
                 final_segments=session.final_segments,
                 finalized_until_sample=session.finalized_until_sample,
+                revisions=dict(session.revisions),
             ),
         )
         if session.speakers_changed and session.speaker_state is not None:

@@ -19,9 +19,11 @@ from livetranslate_audio_pipeline.core.endpointing import (
     SpeechStarted,
 )
 
-# Audio kept while nobody speaks: enough to hold an utterance's start and its padding,
-# which the VAD only confirms a few frames after the speech began.
-_IDLE_TAIL = PIPELINE_SAMPLE_RATE
+# Audio kept before the open utterance (or, while nobody speaks, before now): it holds an
+# utterance's start and padding, which the VAD confirms a few frames after the speech
+# began; and a worker taking the session over replays it to warm its VAD up, so that it
+# finds the same boundaries as the worker before it.
+_PRE_ROLL = PIPELINE_SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ class UtteranceTracker:
 
     def _trim(self) -> None:
         start = self._endpointer.utterance_start
-        keep_from = start if start is not None else self.position - _IDLE_TAIL
+        keep_from = (start if start is not None else self.position) - _PRE_ROLL
         drop = keep_from - self._buffer_start
         if drop > 0:
             self._buffer = self._buffer[drop:].copy()

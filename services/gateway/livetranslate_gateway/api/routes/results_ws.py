@@ -35,13 +35,33 @@ async def forward_results(
 
     Raises SubscriberTooSlowError when the client fell too far behind.
     """
+    # The pipeline publishes at least once: after a worker restart a result can come twice.
+    # The client gets each (segment, revision) and each completion once.
+    delivered: set[tuple[str, str, int, bool]] = set()
     while True:
         message = client_message(await subscription.next())
         if message is None:
             continue
+        identity = _result_identity(message)
+        if identity is not None:
+            if identity in delivered:
+                continue
+            delivered.add(identity)
         await send(message)
         if until_completed and message["type"] == "session_completed":
             return
+
+
+def _result_identity(message: dict[str, Any]) -> tuple[str, str, int, bool] | None:
+    kind = message["type"]
+    if kind == "segment":
+        return (kind, message["segment_id"], message["revision"], message["is_final"])
+    if kind == "translation":
+        target = message["target_language"]
+        return (f"{kind}:{target}", message["segment_id"], message["revision"], True)
+    if kind == "session_completed":
+        return (kind, message["run_id"], 0, True)
+    return None
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
