@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import soundfile
 
+from benchmarks.live import LiveFigures, live_run
 from benchmarks.system import BenchSystem, running_system
 from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
 from livetranslate_common.serde import decode_event
@@ -117,7 +118,8 @@ async def bench_system(system: BenchSystem, data: bytes) -> dict[str, Any]:
     asr = _asr_seconds(system, {run["session_id"] for run in runs})
     for run in runs:
         run["asr_s"] = asr[run["session_id"]]
-    return {"runs": runs, "inbound": inbound, "outbound": outbound}
+    live = await live_run(system)
+    return {"runs": runs, "inbound": inbound, "outbound": outbound, "live": live}
 
 
 def main() -> None:
@@ -164,6 +166,25 @@ def main() -> None:
         (
             "hop result -> Kafka -> gateway -> WebSocket",
             f"p50 {_percentile(outbound, 50):.1f} ms  p95 {_percentile(outbound, 95):.1f} ms",
+        ),
+    ]
+    live: LiveFigures = results["live"]
+    rows += [
+        (
+            "live: end of utterance -> final on the socket",
+            f"p50 {_percentile(live.latencies_ms, 50):.0f} ms  p95 "
+            f"{_percentile(live.latencies_ms, 95):.0f} ms  (goal p50 600, p95 1200)",
+        ),
+        (
+            "live: utterance start -> first partial",
+            f"p50 {_percentile(live.first_partial_ms, 50):.0f} ms"
+            if live.first_partial_ms
+            else "-",
+        ),
+        (
+            "live: streaming WER vs whole-file WER",
+            f"{live.wer:.1%} vs {word_error_rate(reference, whole_text):.1%}"
+            f"  ({live.finals}/{live.utterances} utterances)",
         ),
     ]
     print()

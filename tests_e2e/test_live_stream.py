@@ -42,8 +42,8 @@ async def _stream(
     samples: FloatSamples,
     *,
     during: Any = None,
-) -> tuple[str, list[tuple[float, dict[str, Any]]], float]:
-    """Stream the audio live; every message with its arrival time; the stream's start time."""
+) -> tuple[str, list[tuple[float, dict[str, Any]]]]:
+    """Stream the audio live; every message with its arrival time (since the start)."""
     async with GatewayClient(system.gateway_url) as client:
         session_id = (await client.create_session(title="live", language="en"))["session_id"]
         received: list[tuple[float, dict[str, Any]]] = []
@@ -61,7 +61,7 @@ async def _stream(
                         break
         if side_task is not None:
             await side_task
-        return session_id, received, started
+        return session_id, received
 
 
 def _finals(received: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, dict[str, Any]]]:
@@ -70,7 +70,7 @@ def _finals(received: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, d
 
 async def test_two_person_conversation_live(running_system: RunningSystem) -> None:
     samples, truth = conversation(CONVERSATION, pause_s=1.2)
-    session_id, received, _ = await _stream(running_system, samples)
+    _, received = await _stream(running_system, samples)
     finals = _finals(received)
     assert [m["type"] for _, m in received if m["type"] == "error"] == []
     assert len(finals) == len(truth), [m["text"] for _, m in finals]
@@ -132,7 +132,7 @@ async def test_pipeline_killed_mid_stream_loses_and_repeats_nothing(
         pipeline.start(wait=False)
         await asyncio.to_thread(pipeline.wait_ready, 120)
 
-    session_id, received, _ = await _stream(running_system, samples, during=kill_after_two_finals)
+    session_id, received = await _stream(running_system, samples, during=kill_after_two_finals)
     assert kills, "the worker was never killed"
     finals = _finals(received)
     segment_ids = [m["segment_id"] for _, m in finals]
