@@ -33,7 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from livetranslate_common.devstack.paths import default_stack_dir
-from livetranslate_common.devstack.processes import ManagedProcess, ProcessStatus, port_open
+from livetranslate_common.devstack.processes import (
+    ManagedProcess,
+    ProcessBackedComponent,
+    port_open,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +164,7 @@ log4j.logger.org.apache.kafka.storage.internals.log.LogCleaner=WARN
 """
 
 
-class LocalKafka:
+class LocalKafka(ProcessBackedComponent):
     """One KRaft node (broker + controller) on 127.0.0.1:``port``."""
 
     name = "kafka"
@@ -336,16 +340,6 @@ class LocalKafka:
         self.last_start_seconds = time.monotonic() - started
         log.info("kafka ready on %s in %.1f s", self.bootstrap_servers, self.last_start_seconds)
         return True
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        return self.process.stop(timeout)
-
-    def status(self) -> ProcessStatus:
-        return self.process.status()
-
-    @property
-    def log_files(self) -> tuple[Path, ...]:
-        return self.process.log_files
 
 
 def _megabytes(heap: str) -> int:

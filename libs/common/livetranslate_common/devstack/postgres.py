@@ -25,7 +25,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from livetranslate_common.devstack.processes import ManagedProcess, ProcessStatus, port_open
+from livetranslate_common.devstack.processes import (
+    ManagedProcess,
+    ProcessBackedComponent,
+    port_open,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +121,7 @@ def _check_traversable(path: Path, user: pwd.struct_passwd) -> None:
             )
 
 
-class LocalPostgres:
+class LocalPostgres(ProcessBackedComponent):
     """A PostgreSQL server on 127.0.0.1:``port`` with one application role and database."""
 
     name = "postgres"
@@ -290,13 +294,3 @@ class LocalPostgres:
         self.last_start_seconds = time.monotonic() - started
         log.info("postgres ready on port %d in %.1f s", self.port, self.last_start_seconds)
         return True
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        return self.process.stop(timeout)
-
-    def status(self) -> ProcessStatus:
-        return self.process.status()
-
-    @property
-    def log_files(self) -> tuple[Path, ...]:
-        return self.process.log_files

@@ -317,3 +317,19 @@ class ManagedProcess:
                 return True
             time.sleep(0.1)
         return False
+
+
+class ProcessBackedComponent:
+    """A stack component whose life is one ManagedProcess: stop, status and logs are its."""
+
+    process: ManagedProcess
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        return self.process.stop(timeout)
+
+    def status(self) -> ProcessStatus:
+        return self.process.status()
+
+    @property
+    def log_files(self) -> tuple[Path, ...]:
+        return self.process.log_files
