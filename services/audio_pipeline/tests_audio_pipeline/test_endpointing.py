@@ -11,6 +11,7 @@ from livetranslate_audio_pipeline.core.endpointing import (
 )
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
+    PauseBegan,
     UtteranceClosed,
     UtteranceTracker,
 )
@@ -91,3 +92,28 @@ def test_tracker_without_partials(short_speech: tuple[FloatSamples, list[SpokenL
     tracker = UtteranceTracker(partials=False)
     events = tracker.push(samples) + tracker.flush()
     assert [type(e) for e in events] == [UtteranceClosed, UtteranceClosed]
+
+
+def test_a_pause_announces_the_utterance_before_it_closes(
+    meeting_speech: tuple[FloatSamples, list[SpokenLine]],
+) -> None:
+    samples, truth = meeting_speech
+    tracker = UtteranceTracker(partials=False)
+    events = []
+    for offset in range(0, len(samples), SAMPLE_RATE // 5):
+        events += tracker.push(samples[offset : offset + SAMPLE_RATE // 5])
+    closed = [e for e in events if isinstance(e, UtteranceClosed)]
+    announced = {
+        (e.audio.start_sample, e.audio.end_sample) for e in events if isinstance(e, PauseBegan)
+    }
+    assert len(closed) == len(truth)
+    # Every sentence end was announced with exactly the audio it then closed with, so the
+    # recognition started at the pause is the final one.
+    for event in closed:
+        assert (event.audio.start_sample, event.audio.end_sample) in announced
+        announcement = next(
+            i
+            for i, e in enumerate(events)
+            if isinstance(e, PauseBegan) and e.audio.end_sample == event.audio.end_sample
+        )
+        assert announcement < events.index(event)

@@ -89,6 +89,18 @@ class Endpointer:
         return self._in_speech
 
     @property
+    def pause_samples(self) -> int:
+        """How long the open utterance has been silent (0 while voiced or not in speech)."""
+        return self._silent_run * FRAME if self._in_speech else 0
+
+    @property
+    def speech_end_if_closed_now(self) -> int | None:
+        """Where the open utterance would end if this pause turned out to be its end."""
+        if not self._in_speech:
+            return None
+        return self._last_voiced_end + self.config.pad_samples
+
+    @property
     def utterance_start(self) -> int | None:
         return self._speech_start if self._in_speech else None
 

@@ -35,6 +35,7 @@ from livetranslate_audio_pipeline.core.errors import InvalidChunkError, Pipeline
 from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
 from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
 from livetranslate_audio_pipeline.core.speakers import (
+    SpeakerEmbedding,
     SpeakerRegistry,
     SpeakerRegistryState,
     utterance_embedding,
@@ -42,6 +43,8 @@ from livetranslate_audio_pipeline.core.speakers import (
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
+    PauseBegan,
+    TrackerEvent,
     UtteranceAudio,
     UtteranceClosed,
     UtteranceTracker,
@@ -101,6 +104,21 @@ class SessionOptions:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Recognised:
+    recognition: Recognition
+    asr_ms: int
+    # The utterance's speaker embedding, when the session wants speakers and it could be had.
+    embedding: SpeakerEmbedding | None
+
+
+@dataclass(slots=True)
+class _Speculation:
+    start_sample: int
+    end_sample: int
+    task: asyncio.Task[_Recognised]
+
+
 @dataclass(slots=True)
 class _OpenSession:
     session_id: str
@@ -114,6 +132,9 @@ class _OpenSession:
     # (first sample, log offset) of the chunks whose audio the tracker still holds.
     chunk_offsets: deque[tuple[int, int]] = field(default_factory=deque)
     finalized_until_sample: int = 0
+    # A recognition started when the open utterance went quiet: becomes its final if the
+    # utterance ends right there.
+    speculation: _Speculation | None = None
     next_seq: int = 0
     last_seq: int = -1
     final_segments: int = 0
@@ -422,7 +443,7 @@ class SessionTranscriber:
         return results
 
     async def _act_on(
-        self, session: _OpenSession, events: list[PartialDue | UtteranceClosed]
+        self, session: _OpenSession, events: list[TrackerEvent]
     ) -> list[EventPayload]:
         results: list[EventPayload] = []
         if not session.options.transcribe:
@@ -432,37 +453,82 @@ class SessionTranscriber:
             if isinstance(event, PartialDue):
                 self._submit_partial(_PartialJob(session, segment_id, event.audio))
                 continue
+            if isinstance(event, PauseBegan):
+                self._speculate(session, event.audio)
+                continue
             # The final supersedes any partial still waiting for this utterance.
             pending = self._partial_jobs.get(session.session_id)
             if pending is not None and pending.segment_id == segment_id:
                 del self._partial_jobs[session.session_id]
             try:
-                async with self._gate.final():
-                    started = time.monotonic()
-                    recognition = await self._recognize(session, event.audio.samples)
-                    asr_ms = round((time.monotonic() - started) * 1000)
+                recognised = await self._final_recognition(session, event.audio)
             except PipelineError as error:
                 results.append(self._failure(session.session_id, error))
                 continue
             revision = session.revisions.pop(segment_id, 0)
-            if not recognition.text:
+            if not recognised.recognition.text:
                 continue
             session.final_segments += 1
             session.finalized_until_sample = event.audio.end_sample
             final = self._segment(
-                session, segment_id, event.audio, recognition, revision, asr_ms, True
+                session,
+                segment_id,
+                event.audio,
+                recognised.recognition,
+                revision,
+                recognised.asr_ms,
+                True,
             )
             if session.options.diarize:
-                final = replace(final, speaker=await self._attribute(session, event.audio))
+                final = replace(final, speaker=self._attribute(session, recognised.embedding))
             results.append(final)
             results += await self._translate(session, final, event.audio)
         return results
 
-    async def _attribute(self, session: _OpenSession, audio: UtteranceAudio) -> str | None:
-        try:
-            embedding = await asyncio.to_thread(utterance_embedding, audio.samples)
-        except PipelineError as error:
-            log.info("no speaker for %s: %s", session.session_id, error)
+    def _speculate(self, session: _OpenSession, audio: UtteranceAudio) -> None:
+        self._drop_speculation(session)
+        task = asyncio.create_task(
+            self._recognise_whole(session, audio), name=f"speculate-{session.session_id}"
+        )
+        session.speculation = _Speculation(audio.start_sample, audio.end_sample, task)
+
+    @staticmethod
+    def _drop_speculation(session: _OpenSession) -> None:
+        if session.speculation is not None:
+            session.speculation.task.cancel()
+            session.speculation = None
+
+    async def _final_recognition(self, session: _OpenSession, audio: UtteranceAudio) -> _Recognised:
+        speculation = session.speculation
+        session.speculation = None
+        if speculation is not None:
+            if (speculation.start_sample, speculation.end_sample) == (
+                audio.start_sample,
+                audio.end_sample,
+            ):
+                # The pause was the end: the recognition already ran (or is running).
+                with contextlib.suppress(asyncio.CancelledError, PipelineError):
+                    return await speculation.task
+            else:
+                speculation.task.cancel()
+        return await self._recognise_whole(session, audio)
+
+    async def _recognise_whole(self, session: _OpenSession, audio: UtteranceAudio) -> _Recognised:
+        """Words (and, if wanted, the speaker embedding) of a whole utterance."""
+        async with self._gate.final():
+            started = time.monotonic()
+            recognition = await self._recognize(session, audio.samples)
+            asr_ms = round((time.monotonic() - started) * 1000)
+            embedding = None
+            if session.options.diarize and recognition.text:
+                try:
+                    embedding = await asyncio.to_thread(utterance_embedding, audio.samples)
+                except PipelineError as error:
+                    log.info("no speaker for %s: %s", session.session_id, error)
+        return _Recognised(recognition, asr_ms, embedding)
+
+    def _attribute(self, session: _OpenSession, embedding: SpeakerEmbedding | None) -> str | None:
+        if embedding is None:
             return None
         label, session.speaker_state = self._speakers.assign(embedding, session.speaker_state)
         session.speakers_changed = True

@@ -41,11 +41,22 @@ class PartialDue:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseBegan:
+    """The open utterance has gone quiet: if the pause lasts, this audio is the utterance.
+
+    Recognising it now, while the endpointer still waits to be sure, takes recognition off
+    the path between the end of speech and the final result.
+    """
+
+    audio: UtteranceAudio
+
+
+@dataclass(frozen=True, slots=True)
 class UtteranceClosed:
     audio: UtteranceAudio
 
 
-TrackerEvent = PartialDue | UtteranceClosed
+TrackerEvent = PartialDue | PauseBegan | UtteranceClosed
 
 
 class UtteranceTracker:
@@ -56,6 +67,7 @@ class UtteranceTracker:
         partial_interval_ms: int = 1000,
         partials: bool = True,
         start_sample: int = 0,
+        speculate_after_ms: int | None = 160,
     ) -> None:
         self._endpointer = Endpointer(config, start_sample=start_sample)
         self._buffer: Samples = np.zeros(0, dtype=np.float32)
@@ -63,6 +75,13 @@ class UtteranceTracker:
         self.partials = partials
         self._partial_interval = partial_interval_ms * PIPELINE_SAMPLE_RATE // 1000
         self._last_partial_at = 0
+        self._speculate_after = (
+            None
+            if speculate_after_ms is None
+            else speculate_after_ms * PIPELINE_SAMPLE_RATE // 1000
+        )
+        # The speech end already speculated on, so one pause yields one PauseBegan.
+        self._speculated_end: int | None = None
 
     @property
     def position(self) -> int:
@@ -87,15 +106,24 @@ class UtteranceTracker:
             elif isinstance(event, SpeechEnded):
                 events.append(UtteranceClosed(self._slice(event.start_sample, event.end_sample)))
         start = self._endpointer.utterance_start
-        if (
-            start is not None
-            and self.partials
-            and self.position - self._last_partial_at >= (self._partial_interval)
-        ):
-            self._last_partial_at = self.position
-            events.append(PartialDue(self._slice(start, self.position)))
+        if start is not None:
+            events += self._while_speaking(start)
         self._trim()
         return events
+
+    def _while_speaking(self, start: int) -> list[TrackerEvent]:
+        pausing = self._endpointer.pause_samples
+        if self._speculate_after is not None and pausing >= self._speculate_after:
+            # (No partial during a pause: nothing new was said.)
+            end = self._endpointer.speech_end_if_closed_now
+            if end is None or end == self._speculated_end or end > self.position:
+                return []
+            self._speculated_end = end
+            return [PauseBegan(self._slice(start, end))]
+        if self.partials and self.position - self._last_partial_at >= self._partial_interval:
+            self._last_partial_at = self.position
+            return [PartialDue(self._slice(start, self.position))]
+        return []
 
     def flush(self) -> list[TrackerEvent]:
         return [
