@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 from livetranslate_audio_pipeline.core.errors import InvalidChunkError
 from livetranslate_common import pcm
+from livetranslate_schemas.events import AudioChunkReceived
 
 PIPELINE_SAMPLE_RATE = 16_000
 
@@ -45,3 +46,16 @@ def decode_chunk(audio: bytes, *, encoding: str, sample_rate_hz: int, channels: 
 
 def samples_to_ms(samples: int) -> int:
     return samples * 1000 // PIPELINE_SAMPLE_RATE
+
+
+def chunk_samples(chunk: AudioChunkReceived) -> Samples:
+    """The inline audio of an AudioChunkReceived as pipeline samples."""
+    if chunk.audio is None:
+        raise InvalidChunkError(f"chunk {chunk.chunk_id} carries no inline audio")
+    config = chunk.audio_config
+    return decode_chunk(
+        chunk.audio,
+        encoding=config.encoding.value,
+        sample_rate_hz=config.sample_rate_hz,
+        channels=config.channels,
+    )

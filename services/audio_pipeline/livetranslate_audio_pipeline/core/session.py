@@ -14,16 +14,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
-from livetranslate_audio_pipeline.core.audio import Samples, decode_chunk, samples_to_ms
-from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain, AudioStageState
+from livetranslate_audio_pipeline.core.audio import Samples, chunk_samples, samples_to_ms
+from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain
 from livetranslate_audio_pipeline.core.checkpoint import (
     AudioLog,
     LogPosition,
@@ -31,9 +29,19 @@ from livetranslate_audio_pipeline.core.checkpoint import (
     SessionStateStore,
 )
 from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
-from livetranslate_audio_pipeline.core.errors import InvalidChunkError, PipelineError
+from livetranslate_audio_pipeline.core.errors import PipelineError
+from livetranslate_audio_pipeline.core.open_session import (
+    OpenSession,
+    PartialJob,
+    Recognised,
+    Speculation,
+    segment_id_for,
+)
+from livetranslate_audio_pipeline.core.previews import PreviewScheduler
 from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
 from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
+from livetranslate_audio_pipeline.core.segments import SegmentContext, build_segment
+from livetranslate_audio_pipeline.core.session_options import SessionOptions
 from livetranslate_audio_pipeline.core.speakers import (
     SpeakerEmbedding,
     SpeakerRegistry,
@@ -41,6 +49,7 @@ from livetranslate_audio_pipeline.core.speakers import (
     utterance_embedding,
 )
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
+from livetranslate_audio_pipeline.core.translation_stage import translations_for
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
     PauseBegan,
@@ -51,18 +60,15 @@ from livetranslate_audio_pipeline.core.utterance_tracker import (
 )
 from livetranslate_schemas.events import (
     AudioChunkReceived,
-    AudioConfig,
     AudioStreamEnded,
     EventPayload,
     LatencyMetrics,
     ProcessingFailed,
-    ProcessingFlags,
     SessionCreated,
     SessionProcessingCompleted,
     SourceType,
     TranscriptionCompleted,
     TranslationCompleted,
-    WordTiming,
 )
 
 log = logging.getLogger(__name__)
@@ -74,87 +80,6 @@ DEFAULT_PRESET = "none"
 _SAME_UTTERANCE_SAMPLES = 4800  # 300 ms, less than any pause that ends an utterance
 
 PublishPartial = Callable[[str, TranscriptionCompleted], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionOptions:
-    """What a session asked for (SessionCreated, or the flags riding on its chunks)."""
-
-    language: str | None = None
-    transcribe: bool = True
-    partials: bool = True
-    diarize: bool = True
-    translate_to: tuple[str, ...] = ()
-    preset: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SessionOptions:
-        return cls(**{**data, "translate_to": tuple(data.get("translate_to", ()))})
-
-    @classmethod
-    def of(cls, flags: ProcessingFlags | None, audio_config: AudioConfig) -> SessionOptions:
-        flags = flags or ProcessingFlags()
-        return cls(
-            language=audio_config.language,
-            transcribe=flags.transcribe,
-            partials=flags.partials,
-            diarize=flags.diarize,
-            translate_to=tuple(dict.fromkeys(flags.translate_to)),
-            preset=audio_config.preset,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Recognised:
-    recognition: Recognition
-    asr_ms: int
-    # The utterance's speaker embedding, when the session wants speakers and it could be had.
-    embedding: SpeakerEmbedding | None
-
-
-@dataclass(slots=True)
-class _Speculation:
-    start_sample: int
-    end_sample: int
-    task: asyncio.Task[_Recognised]
-
-
-@dataclass(slots=True)
-class _OpenSession:
-    session_id: str
-    tracker: UtteranceTracker
-    options: SessionOptions
-    stages: AudioStageChain
-    stage_state: AudioStageState | None = None
-    speaker_state: SpeakerRegistryState | None = None
-    speakers_changed: bool = False
-    partition: int | None = None
-    # (first sample, log offset) of the chunks whose audio the tracker still holds.
-    chunk_offsets: deque[tuple[int, int]] = field(default_factory=deque)
-    finalized_until_sample: int = 0
-    # A recognition started when the open utterance went quiet: becomes its final if the
-    # utterance ends right there.
-    speculation: _Speculation | None = None
-    next_seq: int = 0
-    last_seq: int = -1
-    final_segments: int = 0
-    # Revisions already given out per open segment (partials published so far).
-    revisions: dict[str, int] = field(default_factory=dict)
-    # Monotonic time the newest chunk reached us: the reference for result latency.
-    last_chunk_received: float = 0.0
-
-
-def segment_id_for(session_id: str, start_sample: int) -> str:
-    # Derived from the audio position, so re-running the same audio produces the same id and
-    # consumers can drop duplicates.
-    return f"{session_id}:{start_sample:012d}"
-
-
-@dataclass(frozen=True, slots=True)
-class _PartialJob:
-    session: _OpenSession
-    segment_id: str
-    audio: UtteranceAudio
 
 
 class SessionTranscriber:
@@ -186,23 +111,20 @@ class SessionTranscriber:
         self._endpointer = endpointer or EndpointerConfig()
         self._partial_interval_ms = partial_interval_ms
         self._publish_partial = publish_partial
-        self._sessions: dict[str, _OpenSession] = {}
+        self._sessions: dict[str, OpenSession] = {}
         self._queue_ms: int | None = None
         self._gate = RecognitionGate()
         # Newest pending partial per session; dict order is submission order.
-        self._partial_jobs: dict[str, _PartialJob] = {}
-        self._partial_wakeup = asyncio.Event()
-        self._partial_worker: asyncio.Task[None] | None = None
+        self._previews: PreviewScheduler[PartialJob] = PreviewScheduler(
+            self._gate, self._run_partial
+        )
 
     @property
     def open_sessions(self) -> int:
         return len(self._sessions)
 
     async def close(self) -> None:
-        if self._partial_worker is not None:
-            self._partial_worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._partial_worker
+        await self._previews.close()
 
     async def handle(
         self,
@@ -242,7 +164,7 @@ class SessionTranscriber:
 
     def _open(
         self, session_id: str, options: SessionOptions, *, start_sample: int = 0
-    ) -> _OpenSession:
+    ) -> OpenSession:
         session = self._sessions.get(session_id)
         if session is None:
             tracker = UtteranceTracker(
@@ -252,7 +174,7 @@ class SessionTranscriber:
                 start_sample=start_sample,
             )
             stages = AudioStageChain.from_preset(options.preset or DEFAULT_PRESET)
-            session = _OpenSession(session_id, tracker, options, stages)
+            session = OpenSession(session_id, tracker, options, stages)
             self._sessions[session_id] = session
         return session
 
@@ -273,7 +195,7 @@ class SessionTranscriber:
 
     async def _ingest(
         self,
-        session: _OpenSession,
+        session: OpenSession,
         chunk: AudioChunkReceived,
         position: LogPosition | None,
         *,
@@ -289,7 +211,7 @@ class SessionTranscriber:
             session.partition = position.partition
             session.chunk_offsets.append((chunk.sample_offset, position.offset))
         try:
-            samples = _chunk_samples(chunk)
+            samples = chunk_samples(chunk)
             samples, session.stage_state = session.stages.process(samples, session.stage_state)
         except PipelineError as error:
             return (
@@ -316,7 +238,7 @@ class SessionTranscriber:
 
     async def _take_over(
         self, chunk: AudioChunkReceived, position: LogPosition | None
-    ) -> tuple[_OpenSession, list[EventPayload]]:
+    ) -> tuple[OpenSession, list[EventPayload]]:
         """First chunk of a session this worker has no memory of: new, or taken over."""
         checkpoint = self._store.load_checkpoint(chunk.session_id) if self._store else None
         if checkpoint is None:
@@ -331,7 +253,7 @@ class SessionTranscriber:
 
     async def _resume(
         self, session_id: str, checkpoint: SessionCheckpoint, *, before_seq: int
-    ) -> tuple[_OpenSession, list[EventPayload]]:
+    ) -> tuple[OpenSession, list[EventPayload]]:
         """Rebuild a session from its checkpoint and the log, publishing only what is missing.
 
         Replays its chunks from the checkpoint's offset up to ``before_seq``: the ones the old
@@ -404,7 +326,7 @@ class SessionTranscriber:
         for session_id, session in list(self._sessions.items()):
             if session.partition in partitions:
                 del self._sessions[session_id]
-                self._partial_jobs.pop(session_id, None)
+                self._previews.discard(session_id)
 
     async def _on_stream_ended(self, ended: AudioStreamEnded) -> list[EventPayload]:
         results: list[EventPayload] = []
@@ -419,7 +341,7 @@ class SessionTranscriber:
                 )
                 self._sessions.pop(ended.session_id, None)
         if session is not None:
-            self._partial_jobs.pop(ended.session_id, None)
+            self._previews.discard(ended.session_id)
             results += await self._act_on(session, session.tracker.flush())
         final_count = session.final_segments if session else 0
         self._ended[ended.session_id] = SessionCheckpoint(
@@ -442,24 +364,24 @@ class SessionTranscriber:
         )
         return results
 
-    async def _act_on(
-        self, session: _OpenSession, events: list[TrackerEvent]
-    ) -> list[EventPayload]:
+    async def _act_on(self, session: OpenSession, events: list[TrackerEvent]) -> list[EventPayload]:
         results: list[EventPayload] = []
         if not session.options.transcribe:
             return results
         for event in events:
             segment_id = segment_id_for(session.session_id, event.audio.start_sample)
             if isinstance(event, PartialDue):
-                self._submit_partial(_PartialJob(session, segment_id, event.audio))
+                self._previews.submit(
+                    session.session_id, PartialJob(session, segment_id, event.audio)
+                )
                 continue
             if isinstance(event, PauseBegan):
                 self._speculate(session, event.audio)
                 continue
             # The final supersedes any partial still waiting for this utterance.
-            pending = self._partial_jobs.get(session.session_id)
+            pending = self._previews.pending(session.session_id)
             if pending is not None and pending.segment_id == segment_id:
-                del self._partial_jobs[session.session_id]
+                self._previews.discard(session.session_id)
             try:
                 recognised = await self._final_recognition(session, event.audio)
             except PipelineError as error:
@@ -482,23 +404,33 @@ class SessionTranscriber:
             if session.options.diarize:
                 final = replace(final, speaker=self._attribute(session, recognised.embedding))
             results.append(final)
-            results += await self._translate(session, final, event.audio)
+            for outcome in await translations_for(
+                self._translation,
+                final,
+                session.options.translate_to,
+                samples=event.audio.samples,
+            ):
+                results.append(
+                    outcome
+                    if isinstance(outcome, TranslationCompleted)
+                    else self._failure(session.session_id, outcome)
+                )
         return results
 
-    def _speculate(self, session: _OpenSession, audio: UtteranceAudio) -> None:
+    def _speculate(self, session: OpenSession, audio: UtteranceAudio) -> None:
         self._drop_speculation(session)
         task = asyncio.create_task(
             self._recognise_whole(session, audio), name=f"speculate-{session.session_id}"
         )
-        session.speculation = _Speculation(audio.start_sample, audio.end_sample, task)
+        session.speculation = Speculation(audio.start_sample, audio.end_sample, task)
 
     @staticmethod
-    def _drop_speculation(session: _OpenSession) -> None:
+    def _drop_speculation(session: OpenSession) -> None:
         if session.speculation is not None:
             session.speculation.task.cancel()
             session.speculation = None
 
-    async def _final_recognition(self, session: _OpenSession, audio: UtteranceAudio) -> _Recognised:
+    async def _final_recognition(self, session: OpenSession, audio: UtteranceAudio) -> Recognised:
         speculation = session.speculation
         session.speculation = None
         if speculation is not None:
@@ -513,7 +445,7 @@ class SessionTranscriber:
                 speculation.task.cancel()
         return await self._recognise_whole(session, audio)
 
-    async def _recognise_whole(self, session: _OpenSession, audio: UtteranceAudio) -> _Recognised:
+    async def _recognise_whole(self, session: OpenSession, audio: UtteranceAudio) -> Recognised:
         """Words (and, if wanted, the speaker embedding) of a whole utterance."""
         async with self._gate.final():
             started = time.monotonic()
@@ -525,82 +457,34 @@ class SessionTranscriber:
                     embedding = await asyncio.to_thread(utterance_embedding, audio.samples)
                 except PipelineError as error:
                     log.info("no speaker for %s: %s", session.session_id, error)
-        return _Recognised(recognition, asr_ms, embedding)
+        return Recognised(recognition, asr_ms, embedding)
 
-    def _attribute(self, session: _OpenSession, embedding: SpeakerEmbedding | None) -> str | None:
+    def _attribute(self, session: OpenSession, embedding: SpeakerEmbedding | None) -> str | None:
         if embedding is None:
             return None
         label, session.speaker_state = self._speakers.assign(embedding, session.speaker_state)
         session.speakers_changed = True
         return label
 
-    async def _translate(
-        self, session: _OpenSession, final: TranscriptionCompleted, audio: UtteranceAudio
-    ) -> list[EventPayload]:
-        results: list[EventPayload] = []
-        for target in session.options.translate_to:
-            try:
-                translated = await asyncio.to_thread(
-                    self._translation.translate,
-                    final.text,
-                    source_language=final.language,
-                    target_language=target,
-                    samples=audio.samples,
-                )
-            except PipelineError as error:
-                results.append(self._failure(session.session_id, error))
-                continue
-            results.append(
-                TranslationCompleted(
-                    session_id=session.session_id,
-                    segment_id=final.segment_id,
-                    revision=final.revision,
-                    run_id=self._run_id,
-                    source_language=translated.source_language,
-                    target_language=translated.target_language,
-                    source_text=final.text,
-                    text=translated.text,
-                    backend=translated.backend,
-                    latency_ms=translated.latency_ms,
-                )
-            )
-        return results
-
-    async def _recognize(self, session: _OpenSession, samples: Samples) -> Recognition:
+    async def _recognize(self, session: OpenSession, samples: Samples) -> Recognition:
         return await asyncio.to_thread(
             self._recognizer.recognize, samples, language=session.options.language
         )
 
-    def _submit_partial(self, job: _PartialJob) -> None:
-        self._partial_jobs.pop(job.session.session_id, None)
-        self._partial_jobs[job.session.session_id] = job
-        self._partial_wakeup.set()
-        if self._partial_worker is None or self._partial_worker.done():
-            self._partial_worker = asyncio.create_task(self._run_partials(), name="partials")
-
-    async def _run_partials(self) -> None:
-        while True:
-            await self._partial_wakeup.wait()
-            self._partial_wakeup.clear()
-            while self._partial_jobs:
-                async with self._gate.partial():
-                    if not self._partial_jobs:
-                        break
-                    session_id = next(iter(self._partial_jobs))
-                    job = self._partial_jobs.pop(session_id)
-                    if job.session.tracker.open_utterance_start != job.audio.start_sample:
-                        continue  # its utterance has ended meanwhile: the final covers it
-                    started = time.monotonic()
-                    try:
-                        recognition = await self._recognize(job.session, job.audio.samples)
-                    except PipelineError as error:
-                        log.warning("partial for %s failed: %s", job.segment_id, error)
-                        continue
-                    asr_ms = round((time.monotonic() - started) * 1000)
-                await self._publish_partial_result(job, recognition, asr_ms)
+    async def _run_partial(self, job: PartialJob) -> None:
+        if job.session.tracker.open_utterance_start != job.audio.start_sample:
+            return  # its utterance has ended meanwhile: the final covers it
+        started = time.monotonic()
+        try:
+            recognition = await self._recognize(job.session, job.audio.samples)
+        except PipelineError as error:
+            log.warning("partial for %s failed: %s", job.segment_id, error)
+            return
+        asr_ms = round((time.monotonic() - started) * 1000)
+        await self._publish_partial_result(job, recognition, asr_ms)
 
     async def _publish_partial_result(
-        self, job: _PartialJob, recognition: Recognition, asr_ms: int
+        self, job: PartialJob, recognition: Recognition, asr_ms: int
     ) -> None:
         session = job.session
         still_open = session.tracker.open_utterance_start == job.audio.start_sample
@@ -615,7 +499,7 @@ class SessionTranscriber:
 
     def _segment(
         self,
-        session: _OpenSession,
+        session: OpenSession,
         segment_id: str,
         audio: UtteranceAudio,
         recognition: Recognition,
@@ -623,32 +507,19 @@ class SessionTranscriber:
         asr_ms: int,
         is_final: bool,
     ) -> TranscriptionCompleted:
-        offset_ms = samples_to_ms(audio.start_sample)
-        words = [
-            WordTiming(
-                word=word.word,
-                start_ms=offset_ms + word.start_ms,
-                end_ms=offset_ms + word.end_ms,
-                probability=word.probability,
-            )
-            for word in recognition.words
-        ]
-        return TranscriptionCompleted(
-            session_id=session.session_id,
+        return build_segment(
+            SegmentContext(
+                session_id=session.session_id,
+                run_id=self._run_id,
+                pipeline_version=self._pipeline_version,
+                model=self._recognizer.model_name,
+                last_seq=session.last_seq,
+            ),
             segment_id=segment_id,
+            audio=audio,
+            recognition=recognition,
             revision=revision,
             is_final=is_final,
-            run_id=self._run_id,
-            pipeline_version=self._pipeline_version,
-            model=self._recognizer.model_name,
-            text=recognition.text,
-            language=recognition.language,
-            # Word timestamps are tighter than the VAD's padded region.
-            start_ms=words[0].start_ms if words else offset_ms,
-            end_ms=words[-1].end_ms if words else samples_to_ms(audio.end_sample),
-            words=words,
-            confidence=recognition.confidence,
-            last_seq=session.last_seq,
             latency=LatencyMetrics(
                 asr_ms=asr_ms,
                 queue_ms=self._queue_ms,
@@ -671,15 +542,3 @@ class SessionTranscriber:
             chunk_id=chunk_id,
             run_id=self._run_id,
         )
-
-
-def _chunk_samples(chunk: AudioChunkReceived) -> Samples:
-    if chunk.audio is None:
-        raise InvalidChunkError(f"chunk {chunk.chunk_id} carries no inline audio")
-    config = chunk.audio_config
-    return decode_chunk(
-        chunk.audio,
-        encoding=config.encoding.value,
-        sample_rate_hz=config.sample_rate_hz,
-        channels=config.channels,
-    )

@@ -1,0 +1,70 @@
+"""What a worker holds in memory for each session it serves.
+
+Everything here can be rebuilt: durable progress lives in the worker's tables
+(``checkpoint``), the audio in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+
+from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain, AudioStageState
+from livetranslate_audio_pipeline.core.recognition import Recognition
+from livetranslate_audio_pipeline.core.session_options import SessionOptions
+from livetranslate_audio_pipeline.core.speakers import SpeakerEmbedding, SpeakerRegistryState
+from livetranslate_audio_pipeline.core.utterance_tracker import UtteranceAudio, UtteranceTracker
+
+
+@dataclass(frozen=True, slots=True)
+class Recognised:
+    recognition: Recognition
+    asr_ms: int
+    # The utterance's speaker embedding, when the session wants speakers and it could be had.
+    embedding: SpeakerEmbedding | None
+
+
+@dataclass(slots=True)
+class Speculation:
+    start_sample: int
+    end_sample: int
+    task: asyncio.Task[Recognised]
+
+
+@dataclass(slots=True)
+class OpenSession:
+    session_id: str
+    tracker: UtteranceTracker
+    options: SessionOptions
+    stages: AudioStageChain
+    stage_state: AudioStageState | None = None
+    speaker_state: SpeakerRegistryState | None = None
+    speakers_changed: bool = False
+    partition: int | None = None
+    # (first sample, log offset) of the chunks whose audio the tracker still holds.
+    chunk_offsets: deque[tuple[int, int]] = field(default_factory=deque)
+    finalized_until_sample: int = 0
+    # A recognition started when the open utterance went quiet: becomes its final if the
+    # utterance ends right there.
+    speculation: Speculation | None = None
+    next_seq: int = 0
+    last_seq: int = -1
+    final_segments: int = 0
+    # Revisions already given out per open segment (partials published so far).
+    revisions: dict[str, int] = field(default_factory=dict)
+    # Monotonic time the newest chunk reached us: the reference for result latency.
+    last_chunk_received: float = 0.0
+
+
+def segment_id_for(session_id: str, start_sample: int) -> str:
+    # Derived from the audio position, so re-running the same audio produces the same id and
+    # consumers can drop duplicates.
+    return f"{session_id}:{start_sample:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartialJob:
+    session: OpenSession
+    segment_id: str
+    audio: UtteranceAudio
