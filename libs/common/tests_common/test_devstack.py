@@ -27,7 +27,6 @@ from livetranslate_common.devstack import (
     port_open,
 )
 from livetranslate_common.devstack.kafka import default_libs_dir
-from livetranslate_common.devstack.postgres import PostgresUnavailableError, find_bindir
 
 _SHARED_KAFKA_LIBS = default_libs_dir()
 
@@ -142,16 +141,6 @@ def test_session_database_is_usable(database_url: str) -> None:
 # --------------------------------------------------------------------------- the whole stack
 
 
-def _stack_available() -> bool:
-    if shutil.which("java") is None:
-        return False
-    try:
-        find_bindir()
-    except PostgresUnavailableError:
-        return False
-    return True
-
-
 @pytest.fixture
 def stack_dir() -> Iterator[Path]:
     # Not under pytest's tmp_path (0700): PostgreSQL runs as another user when we are root.
@@ -203,7 +192,6 @@ def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes | None
     return values
 
 
-@pytest.mark.skipif(not _stack_available(), reason="needs a JDK and PostgreSQL server binaries")
 def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
     kafka_port, controller_port, pg_port = free_port(), free_port(), free_port()
     gateway_port, pipeline_port = free_port(), free_port()

@@ -25,7 +25,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from livetranslate_audio_pipeline.adapters.libretranslate import LibreTranslateClient, redact_url
+from livetranslate_audio_pipeline.adapters.libretranslate import LibreTranslateClient
+from livetranslate_audio_pipeline.adapters.redaction import redact_url
 from livetranslate_audio_pipeline.asr_server import serve_in_background
 from livetranslate_audio_pipeline.config import PipelineSettings
 from livetranslate_audio_pipeline.core.errors import TranslationError

@@ -239,8 +239,12 @@ def test_bad_frames_are_refused(channels: int, size: int, close_code: int, code:
 
 def test_frames_up_to_one_second_are_fine() -> None:
     start = StartMessage(type="start", sample_rate_hz=16_000, channels=2)
-    check_frame(bytes(16_000 * 4), start)
+    # Exactly one second of stereo PCM16 is the largest frame allowed; one sample more is not.
+    assert start.frame_bytes_limit == 16_000 * 4
+    check_frame(bytes(16_000 * 4), start)  # raises LiveProtocolError when refused
     check_frame(b"", start)
+    with pytest.raises(LiveProtocolError):
+        check_frame(bytes(16_000 * 4 + 4), start)
 
 
 # --------------------------------------------------------------------------- pacing

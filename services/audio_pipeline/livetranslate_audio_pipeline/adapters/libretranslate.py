@@ -20,10 +20,10 @@ import logging
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from livetranslate_audio_pipeline.adapters.redaction import redact_url
 from livetranslate_audio_pipeline.core.errors import TranslationError
 from livetranslate_audio_pipeline.core.translation import primary_language
 
@@ -32,17 +32,6 @@ log = logging.getLogger(__name__)
 BACKEND_NAME = "libretranslate"
 _RETRYABLE_STATUS = {408, 425, 429}
 _MAX_ERROR_CHARS = 200
-
-
-def redact_url(url: str) -> str:
-    """The URL without user info (``https://user:secret@host`` -> ``https://***@host``)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 class LibreTranslateClient:

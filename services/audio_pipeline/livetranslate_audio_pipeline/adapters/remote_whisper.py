@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from livetranslate_audio_pipeline.adapters.libretranslate import redact_url
+from livetranslate_audio_pipeline.adapters.redaction import redact_url
 from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
 from livetranslate_audio_pipeline.core.errors import RecognitionError
 from livetranslate_audio_pipeline.core.recognition import Recognition, RecognizedWord

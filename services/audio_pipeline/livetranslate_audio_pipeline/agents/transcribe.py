@@ -67,6 +67,8 @@ async def transcriber() -> SessionTranscriber:
     # Built once, off the event loop (loading the model takes CPU for a second), and only
     # in a worker: importing the app for `faust --help` or tests loads no model.
     global _transcriber
+    if _transcriber is not None:
+        return _transcriber  # every event after the first: no lock on the hot path
     async with _building:
         if _transcriber is None:
             _transcriber = await asyncio.to_thread(_build_transcriber)

@@ -55,6 +55,8 @@ class OpenSession:
     revisions: dict[str, int] = field(default_factory=dict)
     # Monotonic time the newest chunk reached us: the reference for result latency.
     last_chunk_received: float = 0.0
+    # How long the newest chunk waited in Kafka before this worker took it.
+    last_queue_ms: int | None = None
 
 
 def segment_id_for(session_id: str, start_sample: int) -> str:

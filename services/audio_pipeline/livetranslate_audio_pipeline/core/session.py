@@ -112,7 +112,6 @@ class SessionTranscriber:
         self._partial_interval_ms = partial_interval_ms
         self._publish_partial = publish_partial
         self._sessions: dict[str, OpenSession] = {}
-        self._queue_ms: int | None = None
         self._gate = RecognitionGate()
         # Newest pending partial per session; dict order is submission order.
         self._previews: PreviewScheduler[PartialJob] = PreviewScheduler(
@@ -138,7 +137,7 @@ class SessionTranscriber:
         ``published_at`` is when the event was published (its envelope's timestamp): results
         report how long it waited before the pipeline took it.
         """
-        self._queue_ms = (
+        queue_ms = (
             round((datetime.now(UTC) - published_at).total_seconds() * 1000)
             if published_at is not None
             else None
@@ -156,7 +155,7 @@ class SessionTranscriber:
                     return [self._failure(payload.session_id, error)]
                 return []
             case AudioChunkReceived():
-                return await self._on_chunk(payload, position)
+                return await self._on_chunk(payload, position, queue_ms)
             case AudioStreamEnded():
                 return await self._on_stream_ended(payload)
             case _:
@@ -179,7 +178,7 @@ class SessionTranscriber:
         return session
 
     async def _on_chunk(
-        self, chunk: AudioChunkReceived, position: LogPosition | None
+        self, chunk: AudioChunkReceived, position: LogPosition | None, queue_ms: int | None
     ) -> list[EventPayload]:
         results: list[EventPayload] = []
         session = self._sessions.get(chunk.session_id)
@@ -191,6 +190,7 @@ class SessionTranscriber:
         if chunk.seq < session.next_seq:
             log.info("dropping duplicate chunk %s (seq %d)", chunk.chunk_id, chunk.seq)
             return results
+        session.last_queue_ms = queue_ms
         return results + await self._ingest(session, chunk, position)
 
     async def _ingest(
@@ -522,7 +522,7 @@ class SessionTranscriber:
             is_final=is_final,
             latency=LatencyMetrics(
                 asr_ms=asr_ms,
-                queue_ms=self._queue_ms,
+                queue_ms=session.last_queue_ms,
                 end_of_speech_to_result_ms=round(
                     (time.monotonic() - session.last_chunk_received) * 1000
                 ),
