@@ -41,10 +41,11 @@ bootstrap:  ## install what the project needs (system packages, uv, Python packa
 	} >&2
 
 .PHONY: demo
-demo: bootstrap  ## start the stack, transcribe a sample (AUDIO=file JSON=1 LIVE=1 TRANSLATE=en,es)
+demo: bootstrap  ## start the stack, transcribe a sample (AUDIO=file JSON=1 LIVE=1 TRANSLATE=en,es SPEAKERS=SPEAKER_00=Alice)
 	@$(UV) run --frozen python -m livetranslate_gateway.demo \
 		$(if $(AUDIO),--audio "$(AUDIO)") $(if $(filter 1 true yes,$(JSON)),--json) \
-		$(if $(filter 1 true yes,$(LIVE)),--live) $(if $(TRANSLATE),--translate "$(TRANSLATE)")
+		$(if $(filter 1 true yes,$(LIVE)),--live) $(if $(TRANSLATE),--translate "$(TRANSLATE)") \
+		$(if $(SPEAKERS),--speaker-names "$(SPEAKERS)")
 
 .PHONY: test
 test: bootstrap  ## run the whole test suite on real Kafka, PostgreSQL and Whisper

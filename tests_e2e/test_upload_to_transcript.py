@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -43,8 +44,35 @@ def _table_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
         return {
             table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-            for table in ("sessions", "segments", "processing_failures")
+            for table in ("sessions", "segments", "processing_failures", "session_speaker_names")
         }
+
+
+async def _rename_after_the_end(client: GatewayClient, session_id: str, database_url: str) -> None:
+    """Rename the speaker of a completed session; the pipeline echoes the complete mapping to
+    the results socket and the projector stores it."""
+    async with client.results(session_id) as results:
+        answer = await client.name_speakers(session_id, {"SPEAKER_00": "Grace"})
+        assert answer["names"] == {"SPEAKER_00": "Grace"}
+        async with asyncio.timeout(60):
+            echo = await anext(m async for m in results if m["type"] == "speaker_names")
+    assert echo["names"] == {"SPEAKER_00": "Grace"}
+    projected_at = datetime.fromisoformat(echo["emitted_at"])
+    async with asyncio.timeout(30):
+        while True:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "SELECT updated_at FROM session_speaker_names WHERE session_id = %s",
+                    (session_id,),
+                ).fetchone()
+            if row is not None and row[0] == projected_at:
+                break
+            await asyncio.sleep(0.1)
+    transcript = await client.transcript(session_id)
+    assert transcript["speaker_names"] == {"SPEAKER_00": "Grace"}
+    named = [s for s in transcript["segments"] if s["speaker"] == "SPEAKER_00"]
+    assert named
+    assert {s["speaker_name"] for s in named} == {"Grace"}
 
 
 async def test_speech_in_words_out(
@@ -53,7 +81,11 @@ async def test_speech_in_words_out(
     samples, truth = meeting_speech
     reference = " ".join(line.text for line in truth)
     async with GatewayClient(running_system.gateway_url) as client:
-        session_id = (await client.create_session(title="weekly planning"))["session_id"]
+        session_id = (
+            await client.create_session(
+                title="weekly planning", speaker_names={"SPEAKER_00": "Ada"}
+            )
+        )["session_id"]
         started = time.monotonic()
         messages = await _upload_and_listen(client, session_id, to_wav_bytes(samples))
         elapsed = time.monotonic() - started
@@ -68,6 +100,11 @@ async def test_speech_in_words_out(
         starts = [m["start_ms"] for m in finals]
         assert starts == sorted(starts)
         assert all(m["start_ms"] < m["end_ms"] for m in finals)
+        # The name given at creation rides on its speaker's segments (and only on theirs).
+        named = [m for m in finals if m["speaker"] == "SPEAKER_00"]
+        assert named
+        assert all(m["speaker_name"] == "Ada" for m in named)
+        assert all(m["speaker_name"] is None for m in finals if m["speaker"] != "SPEAKER_00")
 
         # The read model, filled by the projector, says the same as the live socket.
         transcript = await client.wait_until_completed(session_id)
@@ -76,6 +113,7 @@ async def test_speech_in_words_out(
         ]
         live = [(m["segment_id"], m["text"], m["start_ms"], m["end_ms"]) for m in finals]
         assert stored == live
+        await _rename_after_the_end(client, session_id, running_system.database_url)
 
     # Replaying every event of both topics into the read model again changes no row.
     before = _table_snapshot(running_system.database_url)

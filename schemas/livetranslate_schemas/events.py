@@ -89,6 +89,9 @@ class ProcessingFlags:
     translate_to: list[str] = field(default_factory=list)
     #: Speech-recognition model to use; null for the pipeline's default.
     model: str | None = None
+    #: Human names for speaker labels known in advance, e.g. {"SPEAKER_00": "Alice"};
+    #: SpeakerNamesUpdated changes them later.
+    speaker_names: dict[str, str] = field(default_factory=dict)
 
     def to_avro(self) -> dict[str, Any]:
         """This record as the dict fastavro writes."""
@@ -98,6 +101,7 @@ class ProcessingFlags:
             "diarize": self.diarize,
             "translate_to": self.translate_to,
             "model": self.model,
+            "speaker_names": self.speaker_names,
         }
 
     @classmethod
@@ -109,6 +113,7 @@ class ProcessingFlags:
             diarize=data.get("diarize", True),
             translate_to=data.get("translate_to", []),
             model=data.get("model"),
+            speaker_names=data.get("speaker_names", {}),
         )
 
 
@@ -373,7 +378,8 @@ class TranscriptionCompleted:
     words: list[WordTiming] = field(default_factory=list)
     #: Speaker label, e.g. "SPEAKER_00"; null when not diarized.
     speaker: str | None = None
-    #: Speaker label to human name, for the labels known so far.
+    #: Speaker label to human name: the session's whole mapping when this revision was
+    #: built (names from its configuration and later SpeakerNamesUpdated).
     speaker_map: dict[str, str] = field(default_factory=dict)
     #: Model's confidence for the segment, 0..1, when known.
     confidence: float | None = None
@@ -1074,6 +1080,121 @@ class UsageMetrics:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeakerNamesUpdated:
+    """Human names for a session's speaker labels changed. On audio-ingest it is the request
+    (the changes only, from the gateway); the pipeline merges it, in log order, into the
+    session's names and echoes it on audio-results with the complete mapping.
+    """
+
+    AVRO_NAME: ClassVar[str] = "io.livetranslate.events.SpeakerNamesUpdated"
+
+    #: The session this event belongs to; the Kafka key of session-scoped topics.
+    session_id: str
+    #: What this update changes: speaker label (e.g. "SPEAKER_00") to its new name; null
+    #: removes the label's name. Labels not listed keep theirs.
+    changes: dict[str, str | None] = field(default_factory=dict)
+    #: The session's complete mapping (label to name) after this update, set by the
+    #: pipeline on its echo on audio-results; null on the request, whose producer cannot
+    #: know it without racing other producers.
+    names: dict[str, str] | None = None
+    #: Who asked for the change, once callers are authenticated; null until then.
+    changed_by: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        """This record as the dict fastavro writes."""
+        return {
+            "session_id": self.session_id,
+            "changes": self.changes,
+            "names": self.names,
+            "changed_by": self.changed_by,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
+        """The record from the dict fastavro reads (or ``to_avro()`` returns)."""
+        return cls(
+            session_id=data["session_id"],
+            changes=data.get("changes", {}),
+            names=data.get("names"),
+            changed_by=data.get("changed_by"),
+        )
+
+
+class StreamIrregularityKind(StrEnum):
+    """What was irregular about a session's audio stream."""
+
+    GAP = "GAP"
+    DUPLICATE = "DUPLICATE"
+    REORDERED = "REORDERED"
+    CLOCK_DRIFT = "CLOCK_DRIFT"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamIrregularity:
+    """A session's audio stream skipped, repeated or reordered chunks, or its client's clock
+    drifts against the audio; reported instead of smoothed over silently.
+    """
+
+    AVRO_NAME: ClassVar[str] = "io.livetranslate.events.StreamIrregularity"
+
+    #: The session this event belongs to; the Kafka key of session-scoped topics.
+    session_id: str
+    #: What was irregular.
+    kind: StreamIrregularityKind
+    #: seq of the chunk that revealed the irregularity, when one did.
+    seq: int | None = None
+    #: seq the pipeline expected next when the chunk arrived, for GAP, DUPLICATE and
+    #: REORDERED.
+    expected_seq: int | None = None
+    #: GAP: number of chunks skipped (they may still arrive late, as REORDERED).
+    missing_chunks: int = 0
+    #: GAP: samples of the session's 16 kHz clock that never arrived and were filled with
+    #: silence; REORDERED: samples of the late chunk that were dropped.
+    missing_samples: int = 0
+    #: CLOCK_DRIFT: the client's capture clock minus the session's sample clock (both
+    #: anchored at the first chunk), in milliseconds, at this chunk.
+    clock_offset_ms: float | None = None
+    #: CLOCK_DRIFT: how fast the client's capture clock runs against the sample clock, in
+    #: parts per million; positive when it runs fast.
+    clock_drift_ppm: float | None = None
+    #: The processing run that observed the irregularity.
+    run_id: str
+    #: Human-readable explanation.
+    detail: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        """This record as the dict fastavro writes."""
+        return {
+            "session_id": self.session_id,
+            "kind": self.kind,
+            "seq": self.seq,
+            "expected_seq": self.expected_seq,
+            "missing_chunks": _int32(self.missing_chunks),
+            "missing_samples": self.missing_samples,
+            "clock_offset_ms": self.clock_offset_ms,
+            "clock_drift_ppm": self.clock_drift_ppm,
+            "run_id": self.run_id,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
+        """The record from the dict fastavro reads (or ``to_avro()`` returns)."""
+        return cls(
+            session_id=data["session_id"],
+            kind=StreamIrregularityKind(data["kind"]),
+            seq=data.get("seq"),
+            expected_seq=data.get("expected_seq"),
+            missing_chunks=data.get("missing_chunks", 0),
+            missing_samples=data.get("missing_samples", 0),
+            clock_offset_ms=data.get("clock_offset_ms"),
+            clock_drift_ppm=data.get("clock_drift_ppm"),
+            run_id=data["run_id"],
+            detail=data.get("detail"),
+        )
+
+
 EventPayload: TypeAlias = (
     SessionCreated
     | AudioChunkReceived
@@ -1091,6 +1212,8 @@ EventPayload: TypeAlias = (
     | ServiceHealthReport
     | AnomalyDetected
     | UsageMetrics
+    | SpeakerNamesUpdated
+    | StreamIrregularity
 )
 
 #: Every event record, by short name (the envelope's ``event_type``).
@@ -1111,6 +1234,8 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
     "ServiceHealthReport": ServiceHealthReport,
     "AnomalyDetected": AnomalyDetected,
     "UsageMetrics": UsageMetrics,
+    "SpeakerNamesUpdated": SpeakerNamesUpdated,
+    "StreamIrregularity": StreamIrregularity,
 }
 # By full name, as fastavro names the payload's union branch.
 _PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
@@ -1130,6 +1255,8 @@ _PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
     ServiceHealthReport.AVRO_NAME: ServiceHealthReport,
     AnomalyDetected.AVRO_NAME: AnomalyDetected,
     UsageMetrics.AVRO_NAME: UsageMetrics,
+    SpeakerNamesUpdated.AVRO_NAME: SpeakerNamesUpdated,
+    StreamIrregularity.AVRO_NAME: StreamIrregularity,
 }
 
 

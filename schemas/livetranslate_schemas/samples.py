@@ -34,6 +34,9 @@ from livetranslate_schemas.events import (
     SessionProcessingCompleted,
     Severity,
     SourceType,
+    SpeakerNamesUpdated,
+    StreamIrregularity,
+    StreamIrregularityKind,
     TranscriptionCompleted,
     TranslationCompleted,
     UsageMetrics,
@@ -50,7 +53,12 @@ _AUDIO_CONFIG = AudioConfig(
     language="de",
 )
 _FLAGS = ProcessingFlags(
-    transcribe=True, partials=False, diarize=False, translate_to=["en", "fr"], model="small"
+    transcribe=True,
+    partials=False,
+    diarize=False,
+    translate_to=["en", "fr"],
+    model="small",
+    speaker_names={"SPEAKER_00": "Ada"},
 )
 
 
@@ -218,6 +226,24 @@ def sample_payloads() -> dict[str, EventPayload]:
             words=512,
             asr_seconds=61.25,
             translations=80,
+        ),
+        SpeakerNamesUpdated(
+            session_id=SESSION_ID,
+            changes={"SPEAKER_01": "Grace Hopper", "SPEAKER_02": None},
+            names={"SPEAKER_00": "Ada", "SPEAKER_01": "Grace Hopper"},
+            changed_by="user-1",
+        ),
+        StreamIrregularity(
+            session_id=SESSION_ID,
+            kind=StreamIrregularityKind.CLOCK_DRIFT,
+            seq=57,
+            expected_seq=55,
+            missing_chunks=2,
+            missing_samples=6_400,
+            clock_offset_ms=-21.5,
+            clock_drift_ppm=2_048.25,
+            run_id="run-a",
+            detail="client clock runs 2048 ppm fast",
         ),
     ]
     return {type(sample).__name__: sample for sample in samples}

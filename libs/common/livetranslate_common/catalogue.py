@@ -51,7 +51,8 @@ class TopicSpec:
 AUDIO_INGEST = TopicSpec(
     name="audio-ingest",
     key="session_id",
-    events=("SessionCreated", "AudioChunkReceived", "AudioStreamEnded"),
+    # SpeakerNamesUpdated rides here as a request (the changes), ordered with the chunks.
+    events=("SessionCreated", "AudioChunkReceived", "AudioStreamEnded", "SpeakerNamesUpdated"),
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,
     # The audio archive that reprocessing reads back: kept for 90 days by default.
@@ -69,6 +70,10 @@ AUDIO_RESULTS = TopicSpec(
         "TranslationCompleted",
         "ProcessingFailed",
         "SessionProcessingCompleted",
+        # The pipeline's echo of a names request, with the session's complete mapping.
+        "SpeakerNamesUpdated",
+        # Gaps, duplicates, late chunks and client-clock drift the pipeline noticed.
+        "StreamIrregularity",
     ),
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,
@@ -139,7 +144,11 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 
 
 def topic_for_event(event_type: str) -> TopicSpec:
-    """The topic an event type belongs on; producers use it so no event lands astray."""
+    """The topic an event type belongs on; producers use it so no event lands astray.
+
+    An event on two topics (SpeakerNamesUpdated) is first published on the earlier one in the
+    catalogue; whoever echoes it onto the later one names that topic itself.
+    """
     for spec in CATALOGUE:
         if event_type in spec.events:
             return spec

@@ -19,12 +19,23 @@ session_progress = app.Table(
     help="Per-session progress: next seq, replay offset, finals published.",
 )
 
-# Speaker models and stable labels; written only when a final changes them.
+# Speaker models and stable labels, written only when a final changes them; and the human
+# names of the labels, written when a SpeakerNamesUpdated changes them.
 session_speakers = app.Table(
     "session-speakers",
     default=None,
     partitions=SESSION_PARTITIONS,
     # Keys are the session id's bytes (as on audio-ingest); values JSON.
     key_type=bytes,
-    help="Per-session speaker models (centroids, counts) and labels.",
+    help="Per-session speaker models (centroids, counts), labels and their names.",
+)
+
+# The stream's timing: seqs seen and missing, irregularity counts, client-clock fit.
+session_timing = app.Table(
+    "session-timing",
+    default=None,
+    partitions=SESSION_PARTITIONS,
+    # Keys are the session id's bytes (as on audio-ingest); values JSON.
+    key_type=bytes,
+    help="Per-session stream timing: seqs, gaps, duplicates, client-clock offset and drift.",
 )

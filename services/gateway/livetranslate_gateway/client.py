@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -112,7 +112,19 @@ class GatewayClient:
         await self._http.aclose()
 
     async def create_session(self, **fields: Any) -> dict[str, Any]:
+        """``fields``: the body of ``POST /api/sessions`` (title, language, translate_to,
+        diarize, preset, speaker_names={"SPEAKER_00": "Alice"}, ...)."""
         return await self._json(await self._http.post("/api/sessions", json=fields))
+
+    async def name_speakers(
+        self, session_id: str, names: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        """Name speakers (None removes a name); ``{"session_id", "names"}`` with the session's
+        names after the change."""
+        response = await self._http.put(
+            f"/api/sessions/{session_id}/speakers", json={"names": dict(names)}
+        )
+        return await self._json(response)
 
     async def session(self, session_id: str) -> dict[str, Any]:
         return await self._json(await self._http.get(f"/api/sessions/{session_id}"))
@@ -167,6 +179,7 @@ class GatewayClient:
         frame_ms: int = 40,
         realtime: bool = True,
         capture_time: datetime | None = None,
+        clock_every_s: float | None = None,
     ) -> AsyncIterator[LiveStream]:
         """Stream audio over the live socket; iterate the yielded stream for messages.
 
@@ -174,9 +187,16 @@ class GatewayClient:
         the gateway reads them with ``realtime=False``: it slows the sender down to real time
         after a burst), then ``end``. Leaving the block early closes the socket, which ends
         the session's stream ("client_disconnected").
+
+        ``clock_every_s``: before the first frame and then every so many seconds of audio, a
+        ``clock`` message stamps the next frame with this client's clock (``capture_time``,
+        or the wall clock at the first frame, plus the monotonic time since): the moment a
+        frame leaves stands for its capture, as a capturing client would stamp it.
         """
         if not 20 <= frame_ms <= 100:
             raise ValueError("frame_ms must be within 20..100")
+        if clock_every_s is not None and clock_every_s <= 0:
+            raise ValueError("clock_every_s must be positive")
         if channels not in (1, 2):
             raise ValueError("channels must be 1 or 2")
         pcm = pcm16_bytes(audio, channels=channels)
@@ -195,8 +215,15 @@ class GatewayClient:
                 # A refused stream may be closed already: its close code is read next.
                 await socket.send(json.dumps(start))
             ready = await _first_message(socket)
+            clock = (
+                None
+                if clock_every_s is None
+                else _ClientClock(every_s=clock_every_s, origin=capture_time)
+            )
             sender = asyncio.create_task(
-                _send_frames(socket, pcm, frame_bytes, frame_ms / 1000, realtime=realtime)
+                _send_frames(
+                    socket, pcm, frame_bytes, frame_ms / 1000, realtime=realtime, clock=clock
+                )
             )
             try:
                 yield LiveStream(socket, ready, sender)
@@ -251,8 +278,39 @@ async def _first_message(socket: ClientConnection) -> dict[str, Any]:
         raise LiveStreamError(code, closed.rcvd.reason if closed.rcvd else "", error) from None
 
 
+class _ClientClock:
+    """Clock marks for :meth:`GatewayClient.stream_audio`: which frames, stamped when."""
+
+    def __init__(self, *, every_s: float, origin: datetime | None) -> None:
+        self.every_s = every_s
+        self._origin = origin
+        # Monotonic time and clock reading at the first mark; set then.
+        self._began: tuple[float, datetime] | None = None
+        self._next_mark_s = 0.0
+
+    def mark(self, audio_s: float) -> dict[str, str] | None:
+        """The clock message to send before the frame starting at ``audio_s``, if one is due."""
+        now = time.monotonic()
+        if self._began is None:
+            self._began = (now, self._origin or datetime.now(UTC))
+        # A little slack: the times marks are due at are sums of floats.
+        if audio_s + 1e-9 < self._next_mark_s:
+            return None
+        while self._next_mark_s <= audio_s + 1e-9:
+            self._next_mark_s += self.every_s
+        began, origin = self._began
+        stamp = origin + timedelta(seconds=now - began)
+        return {"type": "clock", "capture_time": stamp.isoformat()}
+
+
 async def _send_frames(
-    socket: ClientConnection, pcm: bytes, frame_bytes: int, frame_s: float, *, realtime: bool
+    socket: ClientConnection,
+    pcm: bytes,
+    frame_bytes: int,
+    frame_s: float,
+    *,
+    realtime: bool,
+    clock: _ClientClock | None = None,
 ) -> int:
     """Send the frames (at real-time pace on the monotonic clock if asked), then ``end``."""
     began = time.monotonic()
@@ -263,6 +321,9 @@ async def _send_frames(
             delay = began + frames * frame_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        mark = clock.mark(frames * frame_s) if clock is not None else None
+        if mark is not None:
+            await socket.send(json.dumps(mark))
         await socket.send(pcm[offset : offset + frame_bytes])
         frames += 1
     await socket.send(json.dumps({"type": "end"}))

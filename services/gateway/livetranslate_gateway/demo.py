@@ -1,12 +1,14 @@
 """``make demo``: start the local stack and the services, send a recording, print its transcript.
 
     python -m livetranslate_gateway.demo [--audio FILE] [--json] [--live] [--translate en,es]
+        [--speaker-names SPEAKER_00=Alice,SPEAKER_01=Bob]
 
 Human output goes to the terminal as segments arrive; with ``--json`` stdout carries only
 one JSON object per final segment, and everything else goes to stderr. ``--live`` streams
 the file over the live audio socket at real-time pace instead of uploading it (partial
 results show on a terminal's stderr as they change); ``--translate`` asks for translations
-of every final segment, printed (or added to its JSON object) with it.
+of every final segment, printed (or added to its JSON object) with it; ``--speaker-names``
+names speaker labels in advance (shown instead of the label, or as ``speaker_name`` in JSON).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def _clock(ms: int) -> str:
 
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+_SPEAKER_LABEL = re.compile(r"SPEAKER_[0-9]{2,3}")
 MAX_TRANSLATIONS = 5
 
 
@@ -59,6 +62,8 @@ def _final_record(message: dict[str, Any], translations: dict[str, str] | None) 
         "text": message["text"],
         "speaker": message.get("speaker"),
     }
+    if message.get("speaker_name"):
+        record["speaker_name"] = message["speaker_name"]
     if translations is not None:
         record["translations"] = translations
     return record
@@ -129,7 +134,8 @@ class ResultPrinter:
             return
         self._clear_partial()
         span = f"{_clock(final['start_ms'])} - {_clock(final['end_ms'])}"
-        speaker = f"{final['speaker']}: " if final.get("speaker") else ""
+        who = final.get("speaker_name") or final.get("speaker")
+        speaker = f"{who}: " if who else ""
         print(f"[{span}] {speaker}{final['text']}", flush=True)
         for target, text in (translations or {}).items():
             print(f"{'':17}{target}: {text}", flush=True)
@@ -173,12 +179,15 @@ async def transcribe_file(
     as_json: bool,
     live: bool = False,
     translate_to: list[str] | None = None,
+    speaker_names: dict[str, str] | None = None,
 ) -> int:
     """Send one recording through the gateway; print final segments; return their count."""
     targets = list(translate_to or [])
     printer = ResultPrinter(targets, as_json=as_json, show_partials=live and sys.stderr.isatty())
     async with GatewayClient(gateway_url) as client:
-        session = await client.create_session(title=audio.name[:200], translate_to=targets)
+        session = await client.create_session(
+            title=audio.name[:200], translate_to=targets, speaker_names=speaker_names or {}
+        )
         session_id = session["session_id"]
         started = time.monotonic()
         if live:
@@ -242,6 +251,18 @@ def parse_targets(value: str) -> list[str]:
     return targets
 
 
+def parse_speaker_names(value: str) -> dict[str, str]:
+    """``--speaker-names SPEAKER_00=Alice,SPEAKER_01=Bob`` -> {"SPEAKER_00": "Alice", ...}
+    (the gateway checks the names themselves)."""
+    names: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        label, equals, name = (text.strip() for text in item.partition("="))
+        if not equals or not _SPEAKER_LABEL.fullmatch(label):
+            raise argparse.ArgumentTypeError(f"not LABEL=name with a SPEAKER_00 label: {item}")
+        names[label] = name
+    return names
+
+
 def _external_infrastructure() -> bool:
     return bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"))
 
@@ -267,6 +288,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="LANGS",
         help="translate each final segment into these languages, e.g. en,es",
+    )
+    parser.add_argument(
+        "--speaker-names",
+        type=parse_speaker_names,
+        default={},
+        metavar="NAMES",
+        help="names for speaker labels, e.g. SPEAKER_00=Alice,SPEAKER_01=Bob",
     )
     args = parser.parse_args(argv)
     if not args.audio.is_file():
@@ -306,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 as_json=args.json,
                 live=args.live,
                 translate_to=args.translate,
+                speaker_names=args.speaker_names,
             )
         )
         if finals == 0:

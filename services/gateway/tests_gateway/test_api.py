@@ -163,4 +163,5 @@ def test_session_fields_are_validated(client: TestClient) -> None:
         "run_id": "live",
         "status": "open",
         "segments": [],
+        "speaker_names": {},
     }

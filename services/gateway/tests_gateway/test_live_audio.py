@@ -203,6 +203,33 @@ def test_a_client_that_leaves_without_end_loses_nothing(
     assert chunks[0].capture_time is not None  # the server's receive time
 
 
+def test_clock_marks_date_the_chunks_and_one_without_a_zone_ends_the_stream(
+    client: TestClient, kafka_topics: KafkaTopics
+) -> None:
+    session_id = _session(client)
+    second_mark = CAPTURED + timedelta(seconds=7)  # the client's clock jumped
+    with client.websocket_connect(f"/ws/sessions/{session_id}/audio") as ws:
+        _start(ws, sample_rate_hz=16_000)
+        ws.send_json({"type": "clock", "capture_time": CAPTURED.isoformat()})
+        for index, frame in enumerate(_frames(_pcm(1.6, 16_000), 1280)):  # 40 ms frames
+            if index == 25:  # the frame starting at 1.0 s
+                ws.send_json({"type": "clock", "capture_time": second_mark.isoformat()})
+            ws.send_bytes(frame)
+        ws.send_json({"type": "clock", "capture_time": "2025-03-04T10:00:02"})
+        messages, closed = _closed(ws)
+    assert [(m["type"], m["code"]) for m in messages] == [("error", "invalid_message")]
+    assert closed.code == 1008
+    events = _events(kafka_topics, session_id)
+    chunks = _chunks(events)
+    assert [c.capture_time for c in chunks] == [
+        *(CAPTURED + timedelta(milliseconds=200 * k) for k in range(5)),
+        *(second_mark + timedelta(milliseconds=200 * k) for k in range(3)),
+    ]
+    end = events[-1].payload
+    assert isinstance(end, AudioStreamEnded)
+    assert (end.reason, end.total_chunks) == ("invalid_message", 8)
+
+
 @pytest.mark.parametrize(
     ("first", "close_code", "code"),
     [
@@ -413,6 +440,42 @@ async def test_the_client_streams_at_real_time_and_reads_results_until_completed
     assert messages[1]["chunks"] == 6
     # Paced at real time by the client itself: 1.2 s of audio took about 1.2 s to send.
     assert 1.15 <= elapsed < 5.0, elapsed
+
+
+async def test_the_clients_clock_marks_stamp_frames_as_they_leave(
+    server_url: str, kafka_topics: KafkaTopics
+) -> None:
+    audio = np.zeros(16_000 * 2, dtype=np.float32)
+    async with GatewayClient(server_url) as client:
+        session_id = (await client.create_session())["session_id"]
+        async with client.stream_audio(
+            session_id,
+            audio,
+            sample_rate_hz=16_000,
+            frame_ms=100,
+            realtime=False,
+            capture_time=CAPTURED,
+            clock_every_s=0.4,
+        ) as stream:
+            async for message in stream:
+                if message["type"] == "stream_ended":
+                    break
+    times = [c.capture_time for c in _chunks(_events(kafka_topics, session_id))]
+    assert len(times) == 10
+    assert all(t is not None for t in times)
+    marked, between = times[0::2], times[1::2]
+    # A mark every 0.4 s dates the chunk it starts, and the next one 200 ms after it.
+    for mark, chunk in zip(marked, between, strict=True):
+        assert mark is not None
+        assert chunk == mark + timedelta(milliseconds=200)
+    assert marked[0] is not None
+    assert timedelta(0) <= marked[0] - CAPTURED < timedelta(seconds=0.5)
+    # Sent ahead of real time (the gateway holds the client back only after its burst), the
+    # audio was stamped as it left: earlier than its place in the audio says, which a
+    # capture time derived from the start alone (CAPTURED + 1.6 s) could not show.
+    assert marked[4] is not None
+    assert marked[4] - CAPTURED < timedelta(seconds=1.2)
+    assert marked == sorted(t for t in marked if t is not None)
 
 
 async def test_tcp_back_pressure_slows_an_eager_client_and_refusals_raise(

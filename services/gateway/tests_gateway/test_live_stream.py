@@ -19,6 +19,7 @@ from livetranslate_gateway.core.live_stream import (
     CLOSE_TOO_FAST,
     CLOSE_UNSUPPORTED_DATA,
     ChunkCutter,
+    ClockMessage,
     EndMessage,
     LiveAudioState,
     LiveProtocolError,
@@ -100,23 +101,25 @@ def test_chunks_have_fixed_boundaries_whatever_the_pushes(rng: np.random.Generat
     chunks, position = [], 0
     while position < len(samples):
         size = int(rng.integers(1, 5000))
-        chunks += cutter.push(samples[position : position + size], received_at=T0)
+        chunks += cutter.push(samples[position : position + size])
         position += size
         assert cutter.pending_samples < 3200
-    chunks += cutter.flush(received_at=T0)
+    chunks += cutter.flush()
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert [c.sample_offset for c in chunks] == [3200 * i for i in range(len(chunks))]
     assert [len(c.samples) for c in chunks[:-1]] == [3200] * (len(chunks) - 1)
     assert len(chunks[-1].samples) == len(samples) % 3200
     np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), samples)
     assert cutter.samples_cut == len(samples)
-    assert cutter.flush(received_at=T0) == []
+    assert cutter.flush() == []
+    # Nothing was said about the time of any sample.
+    assert {c.capture_time for c in chunks} == {None}
 
 
 def test_capture_time_follows_the_clients_clock_when_given() -> None:
     cutter = ChunkCutter(3200, capture_origin=T0)
-    later = T0 + timedelta(seconds=30)
-    chunks = cutter.push(np.zeros(3200 * 3, dtype=np.float32), received_at=later)
+    cutter.frame(0.0, received_at=T0 + timedelta(seconds=30))
+    chunks = cutter.push(np.zeros(3200 * 3, dtype=np.float32))
     assert [c.capture_time for c in chunks] == [
         T0,
         T0 + timedelta(milliseconds=200),
@@ -124,14 +127,96 @@ def test_capture_time_follows_the_clients_clock_when_given() -> None:
     ]
 
 
-def test_capture_time_is_the_receive_time_of_the_completing_frame_otherwise() -> None:
+def test_capture_time_is_the_receive_time_of_the_frame_holding_the_first_sample() -> None:
     cutter = ChunkCutter(3200)
     t1, t2, t3 = (T0 + timedelta(seconds=s) for s in (1, 2, 3))
-    assert cutter.push(np.zeros(2000, dtype=np.float32), received_at=t1) == []
-    (first,) = cutter.push(np.zeros(2000, dtype=np.float32), received_at=t2)
-    (last,) = cutter.flush(received_at=t3)
-    assert (first.capture_time, first.sample_offset) == (t2, 0)
-    assert (last.capture_time, last.sample_offset, len(last.samples)) == (t3, 3200, 800)
+    chunks = []
+    for position, received_at in [(0, t1), (2000, t2), (4000, t3)]:
+        cutter.frame(position, received_at=received_at)
+        chunks += cutter.push(np.zeros(2000, dtype=np.float32))
+    chunks += cutter.flush()
+    first, last = chunks
+    # The second frame completed the first chunk, but its first sample came with the first.
+    assert (first.capture_time, first.sample_offset) == (t1, 0)
+    # Sample 3200 came in the frame of samples 2000..3999.
+    assert (last.capture_time, last.sample_offset, len(last.samples)) == (t2, 3200, 2800)
+
+
+def test_clock_marks_date_the_chunks_from_their_first_sample_on() -> None:
+    cutter = ChunkCutter(3200)
+    received = T0 + timedelta(hours=1)  # the server's clock: unused once the client's is known
+    t1 = T0 + timedelta(seconds=10)
+    t2 = t1 + timedelta(seconds=5)  # the client's clock jumped
+    chunks = []
+    for frame in range(25):  # 40 ms frames of 640 samples
+        mark = {0: t1, 12: t2}.get(frame)
+        cutter.frame(frame * 640, received_at=received, capture_time=mark)
+        chunks += cutter.push(np.zeros(640, dtype=np.float32))
+    # The second mark (sample 7680) is within chunk 2 (6400..9599): it dates chunk 3 on.
+    assert [c.capture_time for c in chunks] == [
+        t1,
+        t1 + timedelta(milliseconds=200),
+        t1 + timedelta(milliseconds=400),
+        t2 + timedelta(milliseconds=120),  # sample 9600 is 1920 samples after the mark
+        t2 + timedelta(milliseconds=320),
+    ]
+
+
+def test_clock_marks_override_the_start_and_the_receive_times() -> None:
+    cutter = ChunkCutter(3200)
+    received = [T0 + timedelta(seconds=s) for s in range(4)]
+    cutter.frame(0, received_at=received[0])
+    cutter.frame(3200, received_at=received[1])
+    chunks = cutter.push(np.zeros(6400, dtype=np.float32))
+    cutter.frame(6400, received_at=received[2], capture_time=T0)
+    cutter.frame(9600, received_at=received[3])
+    chunks += cutter.push(np.zeros(6400, dtype=np.float32))
+    # No client clock before sample 6400: receive times; then the client's clock, running.
+    assert [c.capture_time for c in chunks] == [
+        received[0],
+        received[1],
+        T0,
+        T0 + timedelta(milliseconds=200),
+    ]
+
+
+def test_clock_marks_are_placed_by_time_through_the_resampler(rng: np.random.Generator) -> None:
+    # 44.1 kHz in 20 ms frames (882 samples, 320 at 16 kHz); the resampler's output lags
+    # its input, but a mark belongs to the time of the frame's first sample.
+    start = StartMessage(type="start", sample_rate_hz=44_100)
+    state = LiveAudioState(start, chunk_ms=200)
+    pcm = float_to_pcm16(_tone(44_100, 1.2, 1, rng))
+    frames = [pcm[i : i + 882 * 2] for i in range(0, len(pcm), 882 * 2)]
+    marks = {0: T0, 25: T0 + timedelta(seconds=30)}  # the second at 0.5 s: within chunk 2
+    cut = []
+    for index, frame in enumerate(frames):
+        if index in marks:
+            state.clock(marks[index])
+        cut += state.push(frame, received_at=T0 - timedelta(days=1))
+    cut += state.finish()
+    assert [c.sample_offset for c in cut] == [0, 3200, 6400, 9600, 12800, 16000]
+    second = T0 + timedelta(seconds=30) - timedelta(seconds=0.5)
+    assert [c.capture_time for c in cut] == [
+        T0,
+        T0 + timedelta(milliseconds=200),
+        T0 + timedelta(milliseconds=400),
+        second + timedelta(milliseconds=600),
+        second + timedelta(milliseconds=800),
+        second + timedelta(milliseconds=1000),
+    ]
+
+
+def test_a_clock_message_holds_only_for_the_next_frame() -> None:
+    start = StartMessage(type="start", sample_rate_hz=16_000)
+    state = LiveAudioState(start, chunk_ms=200)
+    received = T0 + timedelta(minutes=5)
+    cut = state.push(bytes(640 * 2), received_at=received)  # 40 ms, no mark
+    state.clock(T0)
+    cut += state.push(bytes(2560 * 2), received_at=received)  # 160 ms from sample 640: marked
+    cut += state.push(bytes(3200 * 2), received_at=received)
+    first, second = cut + state.finish()
+    assert first.capture_time == received  # its first sample came before the mark
+    assert second.capture_time == T0 + timedelta(milliseconds=160)
 
 
 def test_live_state_counts_and_chunk_events(rng: np.random.Generator) -> None:
@@ -141,7 +226,7 @@ def test_live_state_counts_and_chunk_events(rng: np.random.Generator) -> None:
     cut = []
     for frame in _odd_frames(pcm, 4, rng):
         cut += state.push(frame, received_at=T0)
-    cut += state.finish(received_at=T0)
+    cut += state.finish()
     assert state.input_samples == len(pcm) // 4
     assert state.input_seconds == pytest.approx(1.05)
     assert state.chunks == len(cut) == 6
@@ -193,6 +278,9 @@ def test_a_good_start_message_parses() -> None:
     assert start.frame_bytes_limit == 44_100 * 4
     assert isinstance(parse_control('{"type": "end"}'), EndMessage)
     assert isinstance(parse_control('{"type": "ping"}'), PingMessage)
+    clock = parse_control('{"type": "clock", "capture_time": "2025-01-02T04:04:05.25+01:00"}')
+    assert isinstance(clock, ClockMessage)
+    assert clock.capture_time == T0 + timedelta(milliseconds=250)
 
 
 @pytest.mark.parametrize(
@@ -206,6 +294,11 @@ def test_a_good_start_message_parses() -> None:
         ('{"type": "start", "sample_rate_hz": 16000, "capture_time": "2025-01-02T03:04:05"}', 1008),
         ('{"type": "start", "sample_rate_hz": 16000, "colour": "red"}', CLOSE_POLICY),
         ('{"type": "start"}', CLOSE_POLICY),
+        ('{"type": "clock", "capture_time": "2025-01-02T03:04:05"}', CLOSE_POLICY),
+        ('{"type": "clock", "capture_time": 1735787045}', CLOSE_POLICY),
+        ('{"type": "clock"}', CLOSE_POLICY),
+        ('{"type": "clock", "capture_time": "2025-01-02T03:04:05Z", "x": 1}', CLOSE_POLICY),
+        ('{"type": "ping", "pad": "' + "x" * 1024 + '"}', CLOSE_TOO_BIG),
         ('{"type": "hello"}', CLOSE_UNSUPPORTED_DATA),
         ("[1, 2]", CLOSE_UNSUPPORTED_DATA),
         ("not json", CLOSE_UNSUPPORTED_DATA),

@@ -8,6 +8,7 @@ forward: an older revision arriving late never overwrites a newer one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 
 import psycopg
@@ -18,6 +19,7 @@ from livetranslate_schemas.events import (
     ProcessingFailed,
     SessionCreated,
     SessionProcessingCompleted,
+    SpeakerNamesUpdated,
     TranscriptionCompleted,
 )
 
@@ -53,6 +55,29 @@ ON CONFLICT (session_id, run_id, segment_id) DO UPDATE SET
     event_id = EXCLUDED.event_id, produced_at = EXCLUDED.produced_at
 WHERE segments.revision < EXCLUDED.revision
    OR (segments.revision = EXCLUDED.revision AND NOT segments.is_final AND EXCLUDED.is_final)
+"""
+
+# The pipeline's echo carries the complete mapping, and audio-results keeps a session's
+# echoes in order: the newest one projected is the truth, so it simply replaces.
+_REPLACE_SPEAKER_NAMES = """
+INSERT INTO session_speaker_names (session_id, names, updated_at)
+VALUES (%s, %s, %s)
+ON CONFLICT (session_id) DO UPDATE SET names = EXCLUDED.names, updated_at = EXCLUDED.updated_at
+"""
+
+# A request's changes on top of the current names (at first those the session was created
+# with); ``jsonb - text[]`` drops the labels whose names are removed.
+_MERGE_SPEAKER_NAMES = """
+INSERT INTO session_speaker_names (session_id, names, updated_at)
+SELECT session_id,
+       (COALESCE(processing_flags -> 'speaker_names', '{}'::jsonb) || %(named)s::jsonb)
+           - %(unnamed)s::text[],
+       now()
+FROM sessions WHERE session_id = %(session_id)s
+ON CONFLICT (session_id) DO UPDATE SET
+    names = (session_speaker_names.names || %(named)s::jsonb) - %(unnamed)s::text[],
+    updated_at = now()
+RETURNING names
 """
 
 _INSERT_FAILURE = """
@@ -93,6 +118,15 @@ async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
                 _SESSION_COMPLETED,
                 (envelope.timestamp, payload.final_segment_count, payload.session_id),
             )
+        case SpeakerNamesUpdated():
+            if payload.names is None:
+                # The request (audio-ingest) holds only changes; the pipeline's echo, merged
+                # in log order, is what the read model keeps.
+                return False
+            await conn.execute(
+                _REPLACE_SPEAKER_NAMES,
+                (payload.session_id, json.dumps(payload.names), envelope.timestamp),
+            )
         case ProcessingFailed():
             await conn.execute(
                 _INSERT_FAILURE,
@@ -109,6 +143,32 @@ async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
         case _:
             return False
     return True
+
+
+async def merge_speaker_name_changes(
+    conn: AnyConnection, session_id: str, changes: Mapping[str, str | None]
+) -> dict[str, str] | None:
+    """Apply a names request to the read model at once; returns the session's names after it,
+    or None when there is no such session.
+
+    For the gateway, which calls it in a transaction around publishing the request: the row
+    stays locked until the broker has the request, so two gateways' requests reach the log in
+    the order they changed the row, and the names returned are those the pipeline's echo will
+    carry. The echo's projection then replaces them with the same mapping.
+    """
+    cursor = await conn.execute(
+        _MERGE_SPEAKER_NAMES,
+        {
+            "session_id": session_id,
+            "named": json.dumps({k: v for k, v in changes.items() if v is not None}),
+            "unnamed": [k for k, v in changes.items() if v is None],
+        },
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    names: dict[str, str] = row[0]  # type: ignore[index]
+    return dict(sorted(names.items()))
 
 
 def _segment_row(envelope: Envelope, payload: TranscriptionCompleted) -> tuple[object, ...]:

@@ -51,6 +51,20 @@ async def get_session(conn: psycopg.AsyncConnection[Any], session_id: str) -> Se
         return await cursor.fetchone()
 
 
+async def speaker_names(conn: psycopg.AsyncConnection[Any], session_id: str) -> dict[str, str]:
+    """The session's speaker names (label -> name): the newest rename's mapping, else the
+    names it was created with; empty for an unknown session."""
+    cursor = await conn.execute(
+        "SELECT COALESCE(n.names, s.processing_flags -> 'speaker_names', '{}'::jsonb)"
+        " FROM sessions s LEFT JOIN session_speaker_names n USING (session_id)"
+        " WHERE s.session_id = %s",
+        (session_id,),
+    )
+    row = await cursor.fetchone()
+    names: dict[str, str] = row[0] if row is not None else {}
+    return dict(sorted(names.items()))
+
+
 async def transcript_segments(
     conn: psycopg.AsyncConnection[Any], session_id: str, *, run_id: str, finals_only: bool = True
 ) -> list[SegmentRow]:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from faust.types import TableT
 
 from livetranslate_audio_pipeline.core.checkpoint import SessionCheckpoint
 
+# The session's speaker names sit under this key of its session-speakers value, beside the
+# speaker models' keys, so one changelog record holds everything about its speakers and a
+# value written before names existed still reads as it did.
+_NAMES = "names"
+
 
 class FaustSessionStore:
-    def __init__(self, progress: TableT[bytes, Any], speakers: TableT[bytes, Any]) -> None:
+    def __init__(
+        self,
+        progress: TableT[bytes, Any],
+        speakers: TableT[bytes, Any],
+        timing: TableT[bytes, Any] | None = None,
+    ) -> None:
         self._progress = progress
         self._speakers = speakers
+        # Without a table (tests about other state), the timing lives only in this object.
+        self._timing: MutableMapping[bytes, Any] = {} if timing is None else timing
 
     def load_checkpoint(self, session_id: str) -> SessionCheckpoint | None:
         data = self._progress.get(session_id.encode())
@@ -23,7 +36,26 @@ class FaustSessionStore:
 
     def load_speakers(self, session_id: str) -> dict[str, Any] | None:
         data = self._speakers.get(session_id.encode())
-        return dict(data) if data else None
+        if not data or "speakers" not in data:
+            return None  # nothing, or only names
+        return {key: value for key, value in data.items() if key != _NAMES}
 
     def save_speakers(self, session_id: str, state: dict[str, Any]) -> None:
-        self._speakers[session_id.encode()] = state
+        key = session_id.encode()
+        names = (self._speakers.get(key) or {}).get(_NAMES)
+        self._speakers[key] = state if names is None else {**state, _NAMES: names}
+
+    def load_speaker_names(self, session_id: str) -> dict[str, str] | None:
+        names = (self._speakers.get(session_id.encode()) or {}).get(_NAMES)
+        return None if names is None else {str(k): str(v) for k, v in names.items()}
+
+    def save_speaker_names(self, session_id: str, names: dict[str, str]) -> None:
+        key = session_id.encode()
+        self._speakers[key] = {**(self._speakers.get(key) or {}), _NAMES: dict(names)}
+
+    def load_timing(self, session_id: str) -> dict[str, Any] | None:
+        data = self._timing.get(session_id.encode())
+        return dict(data) if data else None
+
+    def save_timing(self, session_id: str, state: dict[str, Any]) -> None:
+        self._timing[session_id.encode()] = state

@@ -76,6 +76,19 @@ class SessionStateStore(Protocol):
 
     def save_speakers(self, session_id: str, state: dict[str, Any]) -> None: ...
 
+    # Kept apart from the speaker models: a session can be named before anyone has spoken,
+    # and names survive a speaker state that has to be thrown away.
+    def load_speaker_names(self, session_id: str) -> dict[str, str] | None:
+        """The session's complete label -> name mapping; None if never saved."""
+        ...
+
+    def save_speaker_names(self, session_id: str, names: dict[str, str]) -> None: ...
+
+    # The stream's timing (``StreamTiming.to_dict``): order, gaps and the client's clock.
+    def load_timing(self, session_id: str) -> dict[str, Any] | None: ...
+
+    def save_timing(self, session_id: str, state: dict[str, Any]) -> None: ...
+
 
 class AudioLog(Protocol):
     """Reads a session's chunks back from audio-ingest."""

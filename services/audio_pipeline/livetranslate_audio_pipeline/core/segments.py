@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from livetranslate_audio_pipeline.core.audio import samples_to_ms
 from livetranslate_audio_pipeline.core.recognition import Recognition
@@ -17,6 +18,8 @@ class SegmentContext:
     pipeline_version: str
     model: str
     last_seq: int
+    # The session's speaker names when the segment is built (copied into the segment).
+    speaker_map: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_segment(
@@ -56,5 +59,7 @@ def build_segment(
         words=words,
         confidence=recognition.confidence,
         last_seq=context.last_seq,
+        # A copy: the session's names may change after this segment was built.
+        speaker_map=dict(context.speaker_map),
         latency=latency,
     )

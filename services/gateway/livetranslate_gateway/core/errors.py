@@ -38,3 +38,8 @@ class SessionNotFoundError(GatewayError):
 class SessionClosedError(GatewayError):
     status_code = 409
     code = "session_closed"
+
+
+class InvalidSpeakerNamesError(GatewayError):
+    status_code = 422
+    code = "invalid_speaker_names"

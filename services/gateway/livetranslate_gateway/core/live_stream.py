@@ -9,13 +9,22 @@ in ``services/gateway/LIVE_PROTOCOL.md``.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import numpy as np
 import soxr
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
 
 from livetranslate_gateway.core.upload_decoding import TARGET_SAMPLE_RATE, FloatSamples
 
@@ -34,6 +43,8 @@ MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 48_000
 #: The longest audio one binary frame may carry.
 MAX_FRAME_SECONDS = 1.0
+#: The longest text (control) message: every valid one fits in a fraction of it.
+MAX_CONTROL_MESSAGE_CHARS = 1024
 BYTES_PER_SAMPLE = 2  # PCM16
 
 
@@ -85,12 +96,29 @@ class PingMessage(_Message):
     type: Literal["ping"]
 
 
-ControlMessage = Annotated[StartMessage | EndMessage | PingMessage, Field(discriminator="type")]
-_CONTROL: TypeAdapter[StartMessage | EndMessage | PingMessage] = TypeAdapter(ControlMessage)
+class ClockMessage(_Message):
+    """A clock mark: the first sample of the next binary frame was captured at this time
+    (client's clock). Chunks from there on take their capture time from it."""
+
+    type: Literal["clock"]
+    # Strict: an ISO 8601 string with a zone, not a number of unknown epoch and unit.
+    capture_time: Annotated[AwareDatetime, Strict()]
 
 
-def parse_control(text: str) -> StartMessage | EndMessage | PingMessage:
+AnyControl = StartMessage | EndMessage | PingMessage | ClockMessage
+ControlMessage = Annotated[AnyControl, Field(discriminator="type")]
+_CONTROL: TypeAdapter[AnyControl] = TypeAdapter(ControlMessage)
+
+
+def parse_control(text: str) -> AnyControl:
     """A client's text message; malformed or invalid ones raise LiveProtocolError."""
+    if len(text) > MAX_CONTROL_MESSAGE_CHARS:
+        # Refused before parsing: a client must not make the gateway parse megabytes.
+        raise LiveProtocolError(
+            CLOSE_TOO_BIG,
+            "message_too_large",
+            f"a text message may be at most {MAX_CONTROL_MESSAGE_CHARS} characters",
+        )
     try:
         return _CONTROL.validate_json(text)
     except ValidationError as error:
@@ -107,7 +135,7 @@ def parse_control(text: str) -> StartMessage | EndMessage | PingMessage:
             raise LiveProtocolError(
                 CLOSE_UNSUPPORTED_DATA,
                 "unsupported_message",
-                'expected a JSON object with "type": "start", "end" or "ping"',
+                'expected a JSON object with "type": "start", "clock", "end" or "ping"',
             ) from None
         details = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'message'}: {e['msg']}"
@@ -181,47 +209,71 @@ class CutChunk:
     seq: int
     sample_offset: int
     samples: FloatSamples
-    capture_time: datetime
+    # None only if nothing was known about the time of its first sample (no mark before it).
+    capture_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeMark:
+    """A time known for a point of the 16 kHz clock (a frame's first sample)."""
+
+    # Not always a whole sample: a frame at 44.1 kHz starts between two 16 kHz samples.
+    position: float
+    time: datetime
 
 
 class ChunkCutter:
     """Cuts a stream of 16 kHz samples into chunks of ``chunk_samples`` (the last may be short).
 
-    Capture time of a chunk: the client's capture time of the first sample plus the chunk's
-    offset, when the client gave one; else the server's receive time of the frame that
-    completed the chunk.
+    Capture time of a chunk: from the newest client clock mark at or before its first sample
+    (``capture_origin`` is one at sample 0), plus the audio in between; without any, the
+    server's receive time of the frame that holds its first sample. The caller marks each
+    frame (:meth:`frame`) before pushing the samples resampled from it.
     """
 
     def __init__(self, chunk_samples: int, *, capture_origin: datetime | None = None) -> None:
         if chunk_samples <= 0:
             raise ValueError("chunk_samples must be positive")
         self.chunk_samples = chunk_samples
-        self.capture_origin = capture_origin
         self.next_seq = 0
         self.samples_cut = 0
         self._pending: list[FloatSamples] = []
         self._pending_count = 0
+        # Oldest first; only those that can still date a chunk are kept.
+        self._clock_marks: deque[TimeMark] = deque()
+        self._frame_marks: deque[TimeMark] = deque()
+        if capture_origin is not None:
+            self._clock_marks.append(TimeMark(0.0, capture_origin))
 
     @property
     def pending_samples(self) -> int:
         return self._pending_count
 
-    def push(self, samples: FloatSamples, *, received_at: datetime) -> list[CutChunk]:
+    def frame(
+        self, position: float, *, received_at: datetime, capture_time: datetime | None = None
+    ) -> None:
+        """A frame whose first sample sits at ``position`` (16 kHz clock) was received at
+        ``received_at``; ``capture_time``: when the client says that sample was captured."""
+        self._frame_marks.append(TimeMark(position, received_at))
+        if capture_time is not None:
+            self._clock_marks.append(TimeMark(position, capture_time))
+
+    def push(self, samples: FloatSamples) -> list[CutChunk]:
         if len(samples):
             self._pending.append(samples)
             self._pending_count += len(samples)
         chunks = []
         while self._pending_count >= self.chunk_samples:
-            chunks.append(self._cut(self.chunk_samples, received_at))
+            chunks.append(self._cut(self.chunk_samples))
         return chunks
 
-    def flush(self, *, received_at: datetime) -> list[CutChunk]:
+    def flush(self) -> list[CutChunk]:
         """The partial chunk left over, if any (at the end of the stream)."""
         if not self._pending_count:
             return []
-        return [self._cut(self._pending_count, received_at)]
+        return [self._cut(self._pending_count)]
 
-    def _cut(self, count: int, received_at: datetime) -> CutChunk:
+    def _cut(self, count: int) -> CutChunk:
         joined = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         head, rest = joined[:count], joined[count:]
         self._pending = [rest] if len(rest) else []
@@ -231,15 +283,38 @@ class ChunkCutter:
             seq=self.next_seq,
             sample_offset=offset,
             samples=head,
-            capture_time=(
-                self.capture_origin + timedelta(seconds=offset / TARGET_SAMPLE_RATE)
-                if self.capture_origin is not None
-                else received_at
-            ),
+            capture_time=self._capture_time(offset),
         )
         self.next_seq += 1
         self.samples_cut += count
+        _drop_marks_before(self._clock_marks, self.samples_cut)
+        _drop_marks_before(self._frame_marks, self.samples_cut)
         return chunk
+
+    def _capture_time(self, offset: int) -> datetime | None:
+        clock = _newest_mark_at(self._clock_marks, offset)
+        if clock is not None:
+            # The client's clock runs with its audio: the mark plus the samples since.
+            return clock.time + timedelta(seconds=(offset - clock.position) / TARGET_SAMPLE_RATE)
+        frame = _newest_mark_at(self._frame_marks, offset)
+        return frame.time if frame is not None else None
+
+
+def _newest_mark_at(marks: deque[TimeMark], position: int) -> TimeMark | None:
+    """The newest mark at or before ``position``."""
+    found = None
+    for mark in marks:
+        if mark.position > position:
+            break
+        found = mark
+    return found
+
+
+def _drop_marks_before(marks: deque[TimeMark], position: int) -> None:
+    """Forget the marks no chunk from ``position`` on can need: all but the newest at or
+    before it."""
+    while len(marks) > 1 and marks[1].position <= position:
+        marks.popleft()
 
 
 class LiveAudioState:
@@ -253,6 +328,8 @@ class LiveAudioState:
         )
         #: Sample frames (per channel) received at the client's rate.
         self.input_samples = 0
+        # A clock message's time, for the next frame's first sample.
+        self._clock_mark: datetime | None = None
 
     @property
     def input_seconds(self) -> float:
@@ -261,15 +338,23 @@ class LiveAudioState:
     def frame_seconds(self, data: bytes) -> float:
         return len(data) / self.start.bytes_per_frame / self.start.sample_rate_hz
 
+    def clock(self, capture_time: datetime) -> None:
+        """The client's clock mark: the next frame's first sample was captured then."""
+        self._clock_mark = capture_time
+
     def push(self, data: bytes, *, received_at: datetime) -> list[CutChunk]:
         check_frame(data, self.start)
+        # Where the frame starts in the 16 kHz clock, in time rather than in the resampler's
+        # output, which lags its input by the filter's delay.
+        position = self.input_samples * TARGET_SAMPLE_RATE / self.start.sample_rate_hz
+        self.cutter.frame(position, received_at=received_at, capture_time=self._clock_mark)
+        self._clock_mark = None
         self.input_samples += len(data) // self.start.bytes_per_frame
-        return self.cutter.push(self.resampler.push(data), received_at=received_at)
+        return self.cutter.push(self.resampler.push(data))
 
-    def finish(self, *, received_at: datetime) -> list[CutChunk]:
+    def finish(self) -> list[CutChunk]:
         """Everything still held: the resampler's tail and the partial chunk."""
-        chunks = self.cutter.push(self.resampler.flush(), received_at=received_at)
-        return chunks + self.cutter.flush(received_at=received_at)
+        return self.cutter.push(self.resampler.flush()) + self.cutter.flush()
 
     @property
     def chunks(self) -> int:

@@ -8,6 +8,8 @@ from livetranslate_schemas.events import (
     Envelope,
     ProcessingFailed,
     SessionProcessingCompleted,
+    SpeakerNamesUpdated,
+    StreamIrregularity,
     TranscriptionCompleted,
     TranslationCompleted,
 )
@@ -20,6 +22,10 @@ def client_message(envelope: Envelope) -> dict[str, Any] | None:
         # When the pipeline published it: lets a client measure its own delivery latency.
         message["emitted_at"] = envelope.timestamp.isoformat()
     return message
+
+
+def _speaker_name(segment: TranscriptionCompleted) -> str | None:
+    return segment.speaker_map.get(segment.speaker) if segment.speaker else None
 
 
 def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
@@ -38,6 +44,7 @@ def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
                 "start_ms": payload.start_ms,
                 "end_ms": payload.end_ms,
                 "speaker": payload.speaker,
+                "speaker_name": _speaker_name(payload),
                 "words": [
                     {"word": w.word, "start_ms": w.start_ms, "end_ms": w.end_ms}
                     for w in payload.words
@@ -61,6 +68,14 @@ def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
                 "final_segment_count": payload.final_segment_count,
                 "audio_duration_ms": payload.audio_duration_ms,
             }
+        case SpeakerNamesUpdated() if payload.names is not None:
+            # The pipeline's echo: the complete mapping, in order with the segments (the
+            # request on audio-ingest never reaches this socket).
+            return {
+                "type": "speaker_names",
+                "session_id": payload.session_id,
+                "names": payload.names,
+            }
         case ProcessingFailed():
             return {
                 "type": "error",
@@ -69,6 +84,22 @@ def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
                 "error_code": payload.error_code,
                 "message": payload.message,
                 "retryable": payload.retryable,
+            }
+        case StreamIrregularity():
+            # Diagnostics of the audio the pipeline got: chunks lost, repeated or late, and a
+            # client clock drifting; the transcript carries on regardless.
+            return {
+                "type": "stream_irregularity",
+                "session_id": payload.session_id,
+                "kind": payload.kind.value.lower(),
+                "seq": payload.seq,
+                "expected_seq": payload.expected_seq,
+                "missing_chunks": payload.missing_chunks,
+                "missing_samples": payload.missing_samples,
+                "clock_offset_ms": payload.clock_offset_ms,
+                "clock_drift_ppm": payload.clock_drift_ppm,
+                "run_id": payload.run_id,
+                "detail": payload.detail,
             }
         case _:
             return None

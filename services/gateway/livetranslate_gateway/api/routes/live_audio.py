@@ -14,6 +14,12 @@ The protocol (``services/gateway/LIVE_PROTOCOL.md`` has the full text):
    The gateway mixes to mono, resamples to 16 kHz with a streaming resampler, and publishes
    AudioChunkReceived events of ``GATEWAY_LIVE_CHUNK_MS`` (seq from 0, offsets in the 16 kHz
    clock), at most ``GATEWAY_LIVE_MAX_CHUNKS_IN_FLIGHT`` unacknowledged at a time.
+   Optionally, before any frame: ``{"type": "clock", "capture_time": "<ISO 8601 with a time
+   zone>"}``, the client's capture time of the next frame's first sample (without a zone:
+   error + close 1008). A chunk's ``capture_time`` is the newest such mark (or the start's
+   ``capture_time``) at or before its first sample plus the audio since; without any, the
+   gateway's receive time of the frame that holds its first sample. The pipeline measures
+   the client's clock against the audio with it (StreamIrregularity CLOCK_DRIFT).
 3. ``{"type": "end"}``: the partial chunk is flushed, AudioStreamEnded (reason "completed")
    published and projected (a later stream or upload gets 4409/409), the client is told
    ``{"type": "stream_ended", "chunks", "duration_ms"}``; results keep flowing until
@@ -22,6 +28,8 @@ The protocol (``services/gateway/LIVE_PROTOCOL.md`` has the full text):
    "client_disconnected"; one closed for breaking the protocol, with the error's code.
 4. Results arrive on the same socket exactly as on ``/ws/sessions/{id}``.
 5. ``{"type": "ping"}`` -> ``{"type": "pong"}``.
+
+Text messages longer than 1024 characters: error ``message_too_large`` + close 1009.
 
 Back-pressure: up to ``GATEWAY_LIVE_BURST_S`` of audio ahead of the wall clock is read at
 once; beyond that the gateway stops reading until the clock catches up, so TCP slows the
@@ -68,6 +76,7 @@ from livetranslate_gateway.core.live_stream import (
     CLOSE_SESSION_NOT_FOUND,
     CLOSE_TOO_SLOW,
     CLOSE_UNSUPPORTED_DATA,
+    ClockMessage,
     CutChunk,
     EndMessage,
     LiveAudioState,
@@ -411,6 +420,9 @@ class _LiveStream:
             if isinstance(control, PingMessage):
                 await self._send({"type": "pong"})
                 continue
+            if isinstance(control, ClockMessage):
+                audio.clock(control.capture_time)
+                continue
             raise LiveProtocolError(CLOSE_POLICY, "unexpected_start", "the stream already started")
 
     async def _read_after_end(self) -> None:
@@ -472,7 +484,7 @@ class _LiveStream:
             return None
         try:
             async with asyncio.timeout(FINISH_TIMEOUT_S):
-                self._unsent.extend(audio.finish(received_at=datetime.now(UTC)))
+                self._unsent.extend(audio.finish())
                 await self._hand_over()
                 self._outbox.put_nowait(
                     stream_end_event(

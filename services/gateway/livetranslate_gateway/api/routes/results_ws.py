@@ -61,6 +61,10 @@ def _result_identity(message: dict[str, Any]) -> tuple[str, str, int, bool] | No
         return (f"{kind}:{target}", message["segment_id"], message["revision"], True)
     if kind == "session_completed":
         return (kind, message["run_id"], 0, True)
+    if kind == "stream_irregularity":
+        # A chunk's irregularity is told once, even if a restarted worker reports it again.
+        seq = message["seq"] if message["seq"] is not None else -1
+        return (f"{kind}:{message['kind']}", message["run_id"], seq, True)
     return None
 
 

@@ -12,7 +12,12 @@ from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, Field
 
 from livetranslate_common.readmodel.projection import project_event
-from livetranslate_common.readmodel.queries import SessionRow, get_session, transcript_segments
+from livetranslate_common.readmodel.queries import (
+    SessionRow,
+    get_session,
+    speaker_names,
+    transcript_segments,
+)
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
 from livetranslate_gateway.core.chunking import (
     SessionAudioContext,
@@ -23,6 +28,12 @@ from livetranslate_gateway.core.errors import (
     AudioTooLargeError,
     SessionClosedError,
     SessionNotFoundError,
+)
+from livetranslate_gateway.core.speaker_names import (
+    MAX_NAME_LENGTH,
+    MAX_SPEAKER_NAMES,
+    SPEAKER_LABEL_PATTERN,
+    speaker_names_at_creation,
 )
 from livetranslate_gateway.core.upload_decoding import TARGET_SAMPLE_RATE, decode_upload
 from livetranslate_schemas.events import (
@@ -59,6 +70,16 @@ class SessionCreate(BaseModel):
     preset: str | None = Field(
         default=None, pattern=r"^[a-z0-9_-]{1,32}$", description="Audio-stage preset name"
     )
+    # Checked by core.speaker_names rather than by type, for an RFC 9457 answer.
+    speaker_names: dict[str, str | None] = Field(
+        default_factory=dict,
+        description=f"Speaker label -> name (1..{MAX_NAME_LENGTH} characters), known in advance",
+        examples=[{"SPEAKER_00": "Alice", "SPEAKER_01": "Bob"}],
+        json_schema_extra={
+            "propertyNames": {"pattern": SPEAKER_LABEL_PATTERN},
+            "maxProperties": MAX_SPEAKER_NAMES,
+        },
+    )
 
 
 class SessionView(BaseModel):
@@ -89,6 +110,8 @@ class Segment(BaseModel):
     end_ms: int
     text: str
     speaker: str | None
+    # The speaker's name now: renaming later renames the whole transcript.
+    speaker_name: str | None = None
     language: str | None
     revision: int
     words: list[Word]
@@ -99,6 +122,7 @@ class Transcript(BaseModel):
     run_id: str
     status: str
     segments: list[Segment]
+    speaker_names: dict[str, str] = Field(default_factory=dict)
 
 
 def _status(session: SessionRow) -> str:
@@ -140,6 +164,7 @@ async def _require_session(conn: Any, session_id: str) -> SessionRow:
 async def create_session(
     body: SessionCreate, publisher: PublisherDep, conn: ConnectionDep
 ) -> SessionView:
+    names = speaker_names_at_creation(body.speaker_names)
     session_id = str(uuid.uuid4())
     created = SessionCreated(
         session_id=session_id,
@@ -148,7 +173,9 @@ async def create_session(
         source_type=SourceType.UPLOAD,
         audio_config=AudioConfig(language=body.language, preset=body.preset),
         processing_flags=ProcessingFlags(
-            diarize=body.diarize, translate_to=list(dict.fromkeys(body.translate_to))
+            diarize=body.diarize,
+            translate_to=list(dict.fromkeys(body.translate_to)),
+            speaker_names=names,
         ),
         title=body.title,
         metadata=body.metadata,
@@ -229,6 +256,7 @@ async def read_transcript(
 ) -> Transcript:
     session = await _require_session(conn, session_id)
     rows = await transcript_segments(conn, session_id, run_id=run)
+    names = await speaker_names(conn, session_id)
     return Transcript(
         session_id=session_id,
         run_id=run,
@@ -240,12 +268,14 @@ async def read_transcript(
                 end_ms=row.end_ms,
                 text=row.text,
                 speaker=row.speaker,
+                speaker_name=names.get(row.speaker) if row.speaker else None,
                 language=row.language,
                 revision=row.revision,
                 words=[Word(**word) for word in row.words],
             )
             for row in rows
         ],
+        speaker_names=names,
     )
 
 
