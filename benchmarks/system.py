@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +27,17 @@ from livetranslate_common.topics import delete_topics, ensure_topics
 @dataclass(frozen=True, slots=True)
 class BenchSystem:
     gateway_url: str
+    # The pipeline worker's web server (/health, /metrics).
+    pipeline_url: str
+    pipeline_pid: int
     topics: KafkaTopics
     database_url: str
     log_dir: Path
 
 
 @contextmanager
-def running_system() -> Iterator[BenchSystem]:
+def running_system(settings: Mapping[str, str] | None = None) -> Iterator[BenchSystem]:
+    """The system, its services configured by ``settings`` (environment variables) on top."""
     infrastructure = TestInfrastructure("local")
     infrastructure.prepare("kafka", "postgres")
     bootstrap = infrastructure.get("kafka").address
@@ -49,8 +53,10 @@ def running_system() -> Iterator[BenchSystem]:
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "LIVETRANSLATE_TOPIC_PREFIX": prefix,
         "DATABASE_URL": database_url,
+        **(settings or {}),
     }
-    pipeline = pipeline_process(log_dir, web_port=free_port(), env=env)
+    pipeline_port = free_port()
+    pipeline = pipeline_process(log_dir, web_port=pipeline_port, env=env)
     gateway = gateway_process(log_dir, port=free_port(), env=env)
     try:
         pipeline.start(wait=False)
@@ -59,7 +65,12 @@ def running_system() -> Iterator[BenchSystem]:
         pipeline.wait_ready(timeout=120)
         names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
         yield BenchSystem(
-            gateway.url or "", KafkaTopics(bootstrap, prefix, names), database_url, log_dir
+            gateway_url=gateway.url or "",
+            pipeline_url=f"http://127.0.0.1:{pipeline_port}",
+            pipeline_pid=pipeline.pid or 0,
+            topics=KafkaTopics(bootstrap, prefix, names),
+            database_url=database_url,
+            log_dir=log_dir,
         )
     finally:
         gateway.stop()

@@ -26,9 +26,19 @@ class PipelineSettings(BaseSettings):
     whisper_model_sha256: str | None = Field(default=None, validation_alias="WHISPER_MODEL_SHA256")
     whisper_model_name: str = Field(default="whisper", validation_alias="WHISPER_MODEL_NAME")
     beam_size: int = 5
+    # Beam width for partial results (previews); finals use beam_size.
+    preview_beam_size: int = 1
+    # Re-decode doubtful results at higher temperatures (Whisper's fallback): slower, and no
+    # better on single utterances in our measurements.
+    temperature_fallback: bool = False
     asr_threads: int = 0
     # A pause this long ends an utterance: shorter answers sooner but cuts more sentences.
     vad_min_silence_ms: int = 400
+    # Recognise the open utterance once it has been quiet this long, before the pause is
+    # long enough to end it: if it does end there, that recognition is its final result.
+    # Shorter answers sooner; each pause that turns out not to end the utterance costs one
+    # recognition that is thrown away.
+    speculate_after_ms: int = 160
     # New speech between two partial results of the open utterance.
     partial_interval_ms: int = 1000
     vad_threshold: float = 0.5

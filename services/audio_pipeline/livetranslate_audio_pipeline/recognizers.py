@@ -35,10 +35,14 @@ def build_local_recognizer(settings: PipelineSettings) -> SpeechRecognizer:
             expected_sha256=settings.whisper_model_sha256,
             model_name=settings.whisper_model_name,
             beam_size=settings.beam_size,
+            preview_beam_size=settings.preview_beam_size,
+            temperature_fallback=settings.temperature_fallback,
             cpu_threads=settings.asr_threads,
         )
     return LocalWhisperRecognizer.embedded_tiny_en(
-        beam_size=settings.beam_size, cpu_threads=settings.asr_threads
+        beam_size=settings.beam_size,
+        preview_beam_size=settings.preview_beam_size,
+        cpu_threads=settings.asr_threads,
     )
 
 

@@ -117,3 +117,35 @@ def test_a_pause_announces_the_utterance_before_it_closes(
             if isinstance(e, PauseBegan) and e.audio.end_sample == event.audio.end_sample
         )
         assert announcement < events.index(event)
+
+
+def test_skipped_audio_keeps_the_clock_and_the_frame_grid(
+    short_speech: tuple[FloatSamples, list[SpokenLine]],
+) -> None:
+    samples, _ = short_speech
+    # Skip an odd number of samples of the lead-in: the utterances found afterwards are the
+    # ones found when the VAD heard everything.
+    skipped = 5555
+    endpointer = Endpointer()
+    endpointer.push(samples[:1000])
+    endpointer.skip(skipped - 1000)
+    events = []
+    for offset in range(skipped, len(samples), 3200):
+        events += endpointer.push(samples[offset : offset + 3200])
+    events += endpointer.flush()
+    ends = [(e.start_sample, e.end_sample) for e in events if isinstance(e, SpeechEnded)]
+    assert endpointer.position == len(samples)
+    assert ends == _utterances(samples, 3200)
+
+
+def test_tracker_skip_drops_the_open_utterance(
+    short_speech: tuple[FloatSamples, list[SpokenLine]],
+) -> None:
+    samples, truth = short_speech
+    tracker = UtteranceTracker(partials=False)
+    middle = (truth[0].start_ms + 500) * SAMPLE_RATE // 1000
+    tracker.push(samples[:middle])
+    assert tracker.open_utterance_start is not None
+    tracker.skip(SAMPLE_RATE)
+    assert tracker.open_utterance_start is None
+    assert tracker.position == tracker.buffer_start == middle + SAMPLE_RATE

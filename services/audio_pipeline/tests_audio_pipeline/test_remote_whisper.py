@@ -222,7 +222,9 @@ class _Failing:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
 
-    def recognize(self, samples: Samples, *, language: str | None = None) -> Recognition:
+    def recognize(
+        self, samples: Samples, *, language: str | None = None, preview: bool = False
+    ) -> Recognition:
         if self.delay_s:
             time.sleep(self.delay_s)
             return Recognition(text="late", language="en")

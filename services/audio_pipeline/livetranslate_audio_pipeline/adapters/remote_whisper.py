@@ -118,7 +118,10 @@ class RemoteWhisperRecognizer:
     def close(self) -> None:
         self._client.close()
 
-    def recognize(self, samples: Samples, *, language: str | None = None) -> Recognition:
+    def recognize(
+        self, samples: Samples, *, language: str | None = None, preview: bool = False
+    ) -> Recognition:
+        # ``preview`` changes nothing here: the service decodes as it is configured to.
         data: dict[str, Any] = {
             "model": self._model,
             "response_format": "verbose_json",

@@ -58,6 +58,8 @@ class LocalWhisperRecognizer:
         expected_sha256: str | None,
         model_name: str,
         beam_size: int = 5,
+        preview_beam_size: int = 1,
+        temperature_fallback: bool = False,
         cpu_threads: int = 0,
     ) -> None:
         if expected_sha256 is not None:
@@ -75,19 +77,35 @@ class LocalWhisperRecognizer:
         )
         self._model_name = model_name
         self._beam_size = beam_size
+        # Greedy decoding for previews: about 25% faster than beam 5 on tiny.en here, and a
+        # preview's few wrong words are replaced by the next revision anyway.
+        self._preview_beam_size = preview_beam_size
+        # Whisper's fallback re-decodes a doubtful result at rising temperatures. On single
+        # utterances it cost 24% more time on average (and doubled the slowest) for the same
+        # word error rate here, so greedy-or-beam at temperature 0 is the default.
+        self._temperatures: list[float] = (
+            [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if temperature_fallback else [0.0]
+        )
         self._english_only = model_name.endswith(".en")
         # CTranslate2 models are safe to share, but one call at a time keeps the CPU for it.
         self._lock = threading.Lock()
 
     @classmethod
     def embedded_tiny_en(
-        cls, *, beam_size: int = 5, cpu_threads: int = 0
+        cls,
+        *,
+        beam_size: int = 5,
+        preview_beam_size: int = 1,
+        temperature_fallback: bool = False,
+        cpu_threads: int = 0,
     ) -> LocalWhisperRecognizer:
         return cls(
             embedded_model_dir(),
             expected_sha256=TINY_EN_SHA256,
             model_name="whisper-tiny.en",
             beam_size=beam_size,
+            preview_beam_size=preview_beam_size,
+            temperature_fallback=temperature_fallback,
             cpu_threads=cpu_threads,
         )
 
@@ -95,7 +113,9 @@ class LocalWhisperRecognizer:
     def model_name(self) -> str:
         return self._model_name
 
-    def recognize(self, samples: Samples, *, language: str | None = None) -> Recognition:
+    def recognize(
+        self, samples: Samples, *, language: str | None = None, preview: bool = False
+    ) -> Recognition:
         if self._english_only:
             language = "en"
         try:
@@ -103,7 +123,8 @@ class LocalWhisperRecognizer:
                 segments, info = self._model.transcribe(
                     samples,
                     language=language,
-                    beam_size=self._beam_size,
+                    beam_size=self._preview_beam_size if preview else self._beam_size,
+                    temperature=self._temperatures,
                     word_timestamps=True,
                     condition_on_previous_text=False,
                     vad_filter=False,

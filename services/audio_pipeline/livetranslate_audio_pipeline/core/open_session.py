@@ -14,6 +14,7 @@ from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain, Audi
 from livetranslate_audio_pipeline.core.recognition import Recognition
 from livetranslate_audio_pipeline.core.session_options import SessionOptions
 from livetranslate_audio_pipeline.core.speakers import SpeakerEmbedding, SpeakerRegistryState
+from livetranslate_audio_pipeline.core.stream_timing import StreamTiming
 from livetranslate_audio_pipeline.core.utterance_tracker import UtteranceAudio, UtteranceTracker
 
 
@@ -41,6 +42,8 @@ class OpenSession:
     stage_state: AudioStageState | None = None
     speaker_state: SpeakerRegistryState | None = None
     speakers_changed: bool = False
+    # Label -> human name, the session's complete mapping: every segment built carries it.
+    speaker_names: dict[str, str] = field(default_factory=dict)
     partition: int | None = None
     # (first sample, log offset) of the chunks whose audio the tracker still holds.
     chunk_offsets: deque[tuple[int, int]] = field(default_factory=deque)
@@ -50,6 +53,9 @@ class OpenSession:
     speculation: Speculation | None = None
     next_seq: int = 0
     last_seq: int = -1
+    # Order of the chunks and the client's clock; saved (when changed) with the progress.
+    timing: StreamTiming = field(default_factory=StreamTiming)
+    timing_changed: bool = False
     final_segments: int = 0
     # Revisions already given out per open segment (partials published so far).
     revisions: dict[str, int] = field(default_factory=dict)
@@ -57,6 +63,10 @@ class OpenSession:
     last_chunk_received: float = 0.0
     # How long the newest chunk waited in Kafka before this worker took it.
     last_queue_ms: int | None = None
+    # Results were published since the last checkpoint: the next one must not be skipped.
+    checkpoint_due: bool = False
+    # Session clock position at the last checkpoint (None: none yet).
+    checkpointed_at: int | None = None
 
 
 def segment_id_for(session_id: str, start_sample: int) -> str:

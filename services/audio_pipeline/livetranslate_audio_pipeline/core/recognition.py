@@ -31,6 +31,13 @@ class SpeechRecognizer(Protocol):
     @property
     def model_name(self) -> str: ...
 
-    def recognize(self, samples: Samples, *, language: str | None = None) -> Recognition:
-        """Blocking; the agents call it from a worker thread."""
+    def recognize(
+        self, samples: Samples, *, language: str | None = None, preview: bool = False
+    ) -> Recognition:
+        """Blocking; the agents call it from a worker thread.
+
+        ``preview``: the result is a partial that the next one replaces, so the backend may
+        trade a little accuracy for speed (a preview that holds the CPU delays the final
+        result waiting behind it).
+        """
         ...

@@ -20,7 +20,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from livetranslate_audio_pipeline.core.audio import Samples, chunk_samples, samples_to_ms
+from livetranslate_audio_pipeline.core.audio import (
+    PIPELINE_SAMPLE_RATE,
+    Samples,
+    chunk_samples,
+    samples_to_ms,
+)
 from livetranslate_audio_pipeline.core.audio_stages import AudioStageChain
 from livetranslate_audio_pipeline.core.checkpoint import (
     AudioLog,
@@ -42,12 +47,14 @@ from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRec
 from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
 from livetranslate_audio_pipeline.core.segments import SegmentContext, build_segment
 from livetranslate_audio_pipeline.core.session_options import SessionOptions
+from livetranslate_audio_pipeline.core.speaker_names import merge_speaker_names
 from livetranslate_audio_pipeline.core.speakers import (
     SpeakerEmbedding,
     SpeakerRegistry,
     SpeakerRegistryState,
     utterance_embedding,
 )
+from livetranslate_audio_pipeline.core.stream_timing import ChunkVerdict, StreamTiming
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.translation_stage import translations_for
 from livetranslate_audio_pipeline.core.utterance_tracker import (
@@ -64,9 +71,11 @@ from livetranslate_schemas.events import (
     EventPayload,
     LatencyMetrics,
     ProcessingFailed,
+    ProcessingFlags,
     SessionCreated,
     SessionProcessingCompleted,
     SourceType,
+    SpeakerNamesUpdated,
     TranscriptionCompleted,
     TranslationCompleted,
 )
@@ -78,6 +87,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PRESET = "none"
 
 _SAME_UTTERANCE_SAMPLES = 4800  # 300 ms, less than any pause that ends an utterance
+
 
 PublishPartial = Callable[[str, TranscriptionCompleted], Awaitable[None]]
 
@@ -93,6 +103,8 @@ class SessionTranscriber:
         pipeline_version: str,
         endpointer: EndpointerConfig | None = None,
         partial_interval_ms: int = 1000,
+        speculate_after_ms: int | None = 160,
+        checkpoint_every_ms: int = 1000,
         publish_partial: PublishPartial | None = None,
         translation: TranslationRouter | None = None,
         speakers: SpeakerRegistry | None = None,
@@ -103,6 +115,8 @@ class SessionTranscriber:
         self._audio_log = audio_log
         # Sessions whose stream ended, with their final record, until checkpointed.
         self._ended: dict[str, SessionCheckpoint] = {}
+        # Speaker names changed by an event, by session, until checkpointed.
+        self._names_to_save: dict[str, dict[str, str]] = {}
         self._translation = translation or TranslationRouter()
         self._speakers = speakers or SpeakerRegistry()
         self._recognizer = recognizer
@@ -110,6 +124,10 @@ class SessionTranscriber:
         self._pipeline_version = pipeline_version
         self._endpointer = endpointer or EndpointerConfig()
         self._partial_interval_ms = partial_interval_ms
+        self._speculate_after_ms = speculate_after_ms
+        # Progress is saved after every event that published something, else once per this
+        # much audio (and at a session's first chunk); 0 saves after every event.
+        self._checkpoint_every = checkpoint_every_ms * PIPELINE_SAMPLE_RATE // 1000
         self._publish_partial = publish_partial
         self._sessions: dict[str, OpenSession] = {}
         self._gate = RecognitionGate()
@@ -142,18 +160,33 @@ class SessionTranscriber:
             if published_at is not None
             else None
         )
+        results = await self._dispatch(payload, position, queue_ms)
+        session = self._sessions.get(getattr(payload, "session_id", ""))
+        if results and session is not None:
+            session.checkpoint_due = True
+        return results
+
+    async def _dispatch(
+        self, payload: EventPayload, position: LogPosition | None, queue_ms: int | None
+    ) -> list[EventPayload]:
         match payload:
             case SessionCreated():
                 if self._store is not None and self._store.load_checkpoint(payload.session_id):
                     return []  # redelivered after a restart: its chunks will take it over
                 try:
-                    self._open(
+                    session = self._open(
                         payload.session_id,
                         SessionOptions.of(payload.processing_flags, payload.audio_config),
                     )
                 except PipelineError as error:
                     return [self._failure(payload.session_id, error)]
+                if session.speaker_names:
+                    # Durable from the start: a worker that takes the session over before its
+                    # first chunk (no checkpoint yet) must still know them for a rename.
+                    self._names_to_save[payload.session_id] = dict(session.speaker_names)
                 return []
+            case SpeakerNamesUpdated():
+                return [self._rename_speakers(payload)]
             case AudioChunkReceived():
                 return await self._on_chunk(payload, position, queue_ms)
             case AudioStreamEnded():
@@ -171,9 +204,11 @@ class SessionTranscriber:
                 partial_interval_ms=self._partial_interval_ms,
                 partials=options.partials and self._publish_partial is not None,
                 start_sample=start_sample,
+                speculate_after_ms=self._speculate_after_ms,
             )
             stages = AudioStageChain.from_preset(options.preset or DEFAULT_PRESET)
             session = OpenSession(session_id, tracker, options, stages)
+            session.speaker_names = self._saved_names(session_id, options)
             self._sessions[session_id] = session
         return session
 
@@ -187,8 +222,18 @@ class SessionTranscriber:
                 session, results = await self._take_over(chunk, position)
             except PipelineError as error:
                 return [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
-        if chunk.seq < session.next_seq:
-            log.info("dropping duplicate chunk %s (seq %d)", chunk.chunk_id, chunk.seq)
+        verdict, issues = session.timing.observe(
+            chunk, log_offset=position.offset if position is not None else None
+        )
+        session.timing_changed |= verdict is not ChunkVerdict.REDELIVERED
+        results += [issue.event(chunk.session_id, self._run_id) for issue in issues]
+        if verdict is ChunkVerdict.REDELIVERED and chunk.seq >= session.next_seq:
+            # Observed, but the progress says its audio is still owed (a crash kept the timing's
+            # write and lost the progress's): it goes in, unreported.
+            verdict = ChunkVerdict.IN_ORDER
+        if not verdict.accepted:
+            # Duplicates and late chunks are reported (above); a redelivery is not news.
+            log.info("dropping %s chunk %s (seq %d)", verdict, chunk.chunk_id, chunk.seq)
             return results
         session.last_queue_ms = queue_ms
         return results + await self._ingest(session, chunk, position)
@@ -204,6 +249,9 @@ class SessionTranscriber:
         session.next_seq = chunk.seq + 1
         session.last_seq = chunk.seq
         session.last_chunk_received = time.monotonic()
+        results: list[EventPayload] = []
+        if chunk.processing_flags is not None:
+            results = await self._apply_flags(session, chunk.processing_flags, replaying)
         if chunk.source_type == SourceType.UPLOAD:
             # A whole recording arrives at once: previews of it would only cost CPU.
             session.tracker.partials = False
@@ -214,27 +262,52 @@ class SessionTranscriber:
             samples = chunk_samples(chunk)
             samples, session.stage_state = session.stages.process(samples, session.stage_state)
         except PipelineError as error:
-            return (
-                []
-                if replaying
-                else [self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id)]
-            )
+            if not replaying:
+                results.append(self._failure(chunk.session_id, error, chunk_id=chunk.chunk_id))
+            return results
         gap = chunk.sample_offset - session.tracker.position
         if gap > 0:
             # Keep the session clock true to the sender's: lost audio becomes silence.
             samples = np.concatenate((np.zeros(gap, dtype=np.float32), samples))
+        if not session.options.transcribe:
+            # Recorded for later (reprocessing), not transcribed now: the VAD would only
+            # cost CPU (about 5 ms per second of audio).
+            session.tracker.skip(len(samples))
+            return results
         events = session.tracker.push(samples)
         if replaying:
-            # Rebuilding state: no previews, and no final the old owner already published.
-            # (An utterance ending within the shortest possible pause of the last published
-            # one is that one, seen from a slightly different start.)
-            already_out = session.finalized_until_sample + _SAME_UTTERANCE_SAMPLES
-            events = [
-                event
-                for event in events
-                if isinstance(event, UtteranceClosed) and event.audio.end_sample > already_out
-            ]
-        return await self._act_on(session, events)
+            events = self._not_yet_published(session, events)
+        return results + await self._act_on(session, events)
+
+    async def _apply_flags(
+        self, session: OpenSession, flags: ProcessingFlags, replaying: bool
+    ) -> list[EventPayload]:
+        """A chunk changed the session's flags; switching transcription off ends the open
+        utterance there (what was said so far still gets its final)."""
+        options = session.options.with_flags(flags)
+        results: list[EventPayload] = []
+        if session.options.transcribe and not options.transcribe:
+            closing = session.tracker.flush()
+            if replaying:
+                closing = self._not_yet_published(session, closing)
+            results = await self._act_on(session, closing)
+        session.options = options
+        session.tracker.partials = options.partials and self._publish_partial is not None
+        return results
+
+    @staticmethod
+    def _not_yet_published(session: OpenSession, events: list[TrackerEvent]) -> list[TrackerEvent]:
+        """Rebuilding state: no previews, and no final the old owner already published.
+
+        (An utterance ending within the shortest possible pause of the last published one is
+        that one, seen from a slightly different start.)
+        """
+        already_out = session.finalized_until_sample + _SAME_UTTERANCE_SAMPLES
+        return [
+            event
+            for event in events
+            if isinstance(event, UtteranceClosed) and event.audio.end_sample > already_out
+        ]
 
     async def _take_over(
         self, chunk: AudioChunkReceived, position: LogPosition | None
@@ -281,17 +354,42 @@ class SessionTranscriber:
         speakers = self._store.load_speakers(session_id) if self._store else None
         if speakers is not None:
             session.speaker_state = SpeakerRegistryState.from_dict(speakers)
+        session.timing = self._restored_timing(session_id, checkpoint, replay)
+        session.timing_changed = True
         results: list[EventPayload] = []
         for offset, replayed in replay:
+            # Catches the timing up on chunks the old owner took but did not record (those it
+            # recorded are redeliveries to it); what they revealed was the old owner's to
+            # report, so nothing is reported twice.
+            session.timing.observe(replayed, log_offset=offset)
+            if replayed.seq < session.next_seq:
+                continue  # a duplicate or late chunk in the log: the old owner dropped it too
             replayed_at = LogPosition(checkpoint.partition, offset)
             results += await self._ingest(session, replayed, replayed_at, replaying=True)
         session.next_seq = max(session.next_seq, checkpoint.next_seq)
+        session.timing.skip_to(session.next_seq)
         return session, results
+
+    def _restored_timing(
+        self,
+        session_id: str,
+        checkpoint: SessionCheckpoint,
+        replay: list[tuple[int, AudioChunkReceived]],
+    ) -> StreamTiming:
+        saved = self._store.load_timing(session_id) if self._store else None
+        if saved is not None:
+            return StreamTiming.from_dict(saved)
+        # Never recorded (a session from before timing was kept): expecting seq 0 would make
+        # its whole past one gap.
+        return StreamTiming.resuming(replay[0][1].seq if replay else checkpoint.next_seq)
 
     def checkpoint(self, session_id: str) -> None:
         """Record the session's progress; call once its results are published."""
         if self._store is None:
             return
+        names = self._names_to_save.pop(session_id, None)
+        if names is not None:
+            self._store.save_speaker_names(session_id, names)
         ended = self._ended.pop(session_id, None)
         if ended is not None:
             # A tombstone: a redelivered end of stream finds the session done.
@@ -300,6 +398,17 @@ class SessionTranscriber:
         session = self._sessions.get(session_id)
         if session is None or session.partition is None:
             return
+        if (
+            not session.checkpoint_due
+            and session.checkpointed_at is not None
+            and session.tracker.position - session.checkpointed_at < self._checkpoint_every
+        ):
+            # Nothing published since the last checkpoint: a worker taking over from it
+            # replays a little more audio and finds the same (no) results. Saving after every
+            # 200 ms chunk made the table writes a third of a busy worker's time.
+            return
+        session.checkpoint_due = False
+        session.checkpointed_at = session.tracker.position
         needed_from = session.tracker.buffer_start
         offsets = session.chunk_offsets
         # Keep the chunk that holds the oldest needed sample; drop the ones before it.
@@ -320,6 +429,43 @@ class SessionTranscriber:
         if session.speakers_changed and session.speaker_state is not None:
             self._store.save_speakers(session_id, session.speaker_state.to_dict())
             session.speakers_changed = False
+        if session.timing_changed:
+            self._store.save_timing(session_id, session.timing.to_dict())
+            session.timing_changed = False
+
+    def _rename_speakers(self, update: SpeakerNamesUpdated) -> SpeakerNamesUpdated:
+        """Merge a names request, in log order, into the session's names; the echo carries
+        the complete mapping. Also for a session this worker holds nothing open for (not
+        started, ended, or owned elsewhere until now): names are presentation and outlive
+        the audio, so they are saved and echoed all the same.
+        """
+        session = self._sessions.get(update.session_id)
+        current = (
+            session.speaker_names
+            if session is not None
+            else self._saved_names(update.session_id, None)
+        )
+        names = merge_speaker_names(current, update.changes)
+        if session is not None:
+            session.speaker_names = names
+        # Saved once the echo is out (checkpoint), like the rest of the session's state.
+        self._names_to_save[update.session_id] = names
+        return replace(update, names=names)
+
+    def _saved_names(self, session_id: str, options: SessionOptions | None) -> dict[str, str]:
+        """The session's names as last recorded: a change not checkpointed yet, the store's,
+        else those of its configuration (``options``, or else its checkpoint's options)."""
+        unsaved = self._names_to_save.get(session_id)
+        if unsaved is not None:
+            return dict(unsaved)
+        if self._store is not None:
+            saved = self._store.load_speaker_names(session_id)
+            if saved is not None:
+                return saved
+            checkpoint = self._store.load_checkpoint(session_id) if options is None else None
+            if checkpoint is not None:
+                options = SessionOptions.from_dict(checkpoint.options)
+        return dict(options.speaker_names) if options is not None else {}
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """Partitions went to another worker: their sessions' memory here is stale."""
@@ -327,6 +473,7 @@ class SessionTranscriber:
             if session.partition in partitions:
                 del self._sessions[session_id]
                 self._previews.discard(session_id)
+                session.tracker.close()
 
     async def _on_stream_ended(self, ended: AudioStreamEnded) -> list[EventPayload]:
         results: list[EventPayload] = []
@@ -343,6 +490,7 @@ class SessionTranscriber:
         if session is not None:
             self._previews.discard(ended.session_id)
             results += await self._act_on(session, session.tracker.flush())
+            session.tracker.close()
         final_count = session.final_segments if session else 0
         self._ended[ended.session_id] = SessionCheckpoint(
             options=asdict(session.options) if session else {},
@@ -466,9 +614,14 @@ class SessionTranscriber:
         session.speakers_changed = True
         return label
 
-    async def _recognize(self, session: OpenSession, samples: Samples) -> Recognition:
+    async def _recognize(
+        self, session: OpenSession, samples: Samples, *, preview: bool = False
+    ) -> Recognition:
         return await asyncio.to_thread(
-            self._recognizer.recognize, samples, language=session.options.language
+            self._recognizer.recognize,
+            samples,
+            language=session.options.language,
+            preview=preview,
         )
 
     async def _run_partial(self, job: PartialJob) -> None:
@@ -476,7 +629,7 @@ class SessionTranscriber:
             return  # its utterance has ended meanwhile: the final covers it
         started = time.monotonic()
         try:
-            recognition = await self._recognize(job.session, job.audio.samples)
+            recognition = await self._recognize(job.session, job.audio.samples, preview=True)
         except PipelineError as error:
             log.warning("partial for %s failed: %s", job.segment_id, error)
             return
@@ -514,6 +667,7 @@ class SessionTranscriber:
                 pipeline_version=self._pipeline_version,
                 model=self._recognizer.model_name,
                 last_seq=session.last_seq,
+                speaker_map=session.speaker_names,
             ),
             segment_id=segment_id,
             audio=audio,

@@ -125,6 +125,17 @@ class UtteranceTracker:
             return [PartialDue(self._slice(start, self.position))]
         return []
 
+    def skip(self, count: int) -> None:
+        """Audio that will not be recognised (transcription is off): keep only the clock."""
+        self._endpointer.skip(count)
+        self._buffer_start = self.position + count
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._speculated_end = None
+
+    def close(self) -> None:
+        """The session is done here: give back what it borrowed (its VAD)."""
+        self._endpointer.close()
+
     def flush(self) -> list[TrackerEvent]:
         return [
             UtteranceClosed(self._slice(event.start_sample, event.end_sample))

@@ -1,0 +1,222 @@
+"""Orchestration overhead at 500 concurrent simulated sessions, recognition excluded.
+
+Simulated clients publish straight to audio-ingest what the gateway would for live streams:
+a SessionCreated, then one chunk per session every live chunk period (200 ms of audio), at
+real-time pace, the sessions' phases spread evenly over the period; then the end of each
+stream. The sessions ask for no transcription, so the worker does everything but voice
+activity detection and recognition: decode the envelope, the session's state, timing checks,
+audio decoding and stages, progress checkpoints in its changelog-backed tables, committing.
+
+Per chunk, the worker's /metrics histogram measures the time from the chunk's publication
+(its envelope timestamp) to the end of its processing there; percentiles come from the
+histogram's buckets (interpolated within a bucket), so they are as fine as those buckets.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
+
+from benchmarks.system import BenchSystem
+from livetranslate_common.envelope import new_event
+from livetranslate_common.pcm import float_to_pcm16
+from livetranslate_common.serde import encode_event, encode_key
+from livetranslate_common.speech_samples import SAMPLE_RATE, FloatSamples
+from livetranslate_schemas.events import (
+    AudioChunkReceived,
+    AudioConfig,
+    AudioStreamEnded,
+    EventPayload,
+    ProcessingFlags,
+    SessionCreated,
+    SourceType,
+)
+
+_SOURCE = "bench-simulator"
+_LAG_METRIC = "livetranslate_pipeline_event_lag_seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class OrchestrationFigures:
+    sessions: int
+    seconds: float
+    chunks_sent: int
+    chunks_processed: int
+    # Percentiles of publication -> processed, per chunk, in ms.
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    # CPU seconds the worker used per second of the run (1.0 = one core busy).
+    worker_cpu: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime (fields 14 and 15 of stat; 12 and 13 after the command name).
+    return (int(fields[11]) + int(fields[12])) / 100.0
+
+
+def _lag_buckets(pipeline_url: str) -> dict[float, float]:
+    """Cumulative bucket counts of the chunk lag histogram, by upper bound."""
+    text = httpx.get(f"{pipeline_url}/metrics", timeout=10).text
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != _LAG_METRIC:
+            continue
+        for sample in family.samples:
+            if (
+                sample.name == f"{_LAG_METRIC}_bucket"
+                and sample.labels.get("event_type") == "AudioChunkReceived"
+            ):
+                buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def _count(buckets: dict[float, float]) -> float:
+    return buckets.get(math.inf, 0.0)
+
+
+def bucket_percentile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The q-th percentile (0-100) of what was observed between two scrapes, in seconds."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1]
+    if total <= 0:
+        return math.nan
+    rank = q / 100 * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if math.isinf(bound):
+                return lower_bound  # beyond the last finite bucket: at least this
+            share = (rank - lower_count) / (count - lower_count) if count > lower_count else 1.0
+            return lower_bound + share * (bound - lower_bound)
+        lower_bound, lower_count = bound, count
+    return bounds[-1]
+
+
+class _Simulator:
+    def __init__(self, system: BenchSystem, sessions: int, chunk_ms: int) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": system.topics.bootstrap_servers,
+                "linger.ms": 5,
+                "enable.idempotence": True,
+                "acks": "all",
+            }
+        )
+        self._topic = system.topics.names["audio-ingest"]
+        self._ids = [f"sim-{uuid.uuid4()}" for _ in range(sessions)]
+        self._chunk_samples = SAMPLE_RATE * chunk_ms // 1000
+        self.sent = 0
+
+    @property
+    def ids(self) -> list[str]:
+        return self._ids
+
+    def publish(self, session_id: str, payload: EventPayload) -> None:
+        envelope = new_event(payload, source=_SOURCE, trace_id=uuid.uuid4().hex)
+        self._producer.produce(self._topic, encode_event(envelope), encode_key(session_id))
+        self._producer.poll(0)
+        self.sent += 1
+
+    def create_all(self) -> None:
+        for session_id in self._ids:
+            self.publish(
+                session_id,
+                SessionCreated(
+                    session_id=session_id,
+                    source_type=SourceType.STREAM,
+                    audio_config=AudioConfig(),
+                    processing_flags=ProcessingFlags(transcribe=False),
+                ),
+            )
+        self._producer.flush(30)
+
+    def chunk(self, session_id: str, seq: int, audio: bytes) -> None:
+        self.publish(
+            session_id,
+            AudioChunkReceived(
+                session_id=session_id,
+                chunk_id=f"{session_id}:{seq}",
+                seq=seq,
+                source_type=SourceType.STREAM,
+                audio_config=AudioConfig(),
+                sample_offset=seq * self._chunk_samples,
+                num_samples=self._chunk_samples,
+                audio=audio,
+            ),
+        )
+
+    def end_all(self, chunks: int) -> None:
+        for session_id in self._ids:
+            self.publish(
+                session_id,
+                AudioStreamEnded(
+                    session_id=session_id,
+                    last_seq=chunks - 1,
+                    total_chunks=chunks,
+                    total_samples=chunks * self._chunk_samples,
+                ),
+            )
+        self._producer.flush(30)
+
+
+def orchestration_run(
+    system: BenchSystem,
+    speech: FloatSamples,
+    *,
+    sessions: int = 500,
+    seconds: float = 30.0,
+    chunk_ms: int = 200,
+) -> OrchestrationFigures:
+    simulator = _Simulator(system, sessions, chunk_ms)
+    period = chunk_ms / 1000
+    chunk_samples = SAMPLE_RATE * chunk_ms // 1000
+    pieces = [
+        float_to_pcm16(speech[offset : offset + chunk_samples])
+        for offset in range(0, len(speech) - chunk_samples, chunk_samples)
+    ]
+    simulator.create_all()
+    time.sleep(2)  # let the worker open them all before the clock starts
+    before = _lag_buckets(system.pipeline_url)
+    cpu_before = _cpu_seconds(system.pipeline_pid)
+    started = time.monotonic()
+    rounds = int(seconds / period)
+    for seq in range(rounds):
+        for index, session_id in enumerate(simulator.ids):
+            # Each session sends at its own phase of the period, as independent clients do.
+            due = started + seq * period + index * period / sessions
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            simulator.chunk(session_id, seq, pieces[(seq + index) % len(pieces)])
+    simulator.end_all(rounds)
+    elapsed = time.monotonic() - started
+    # Wait until the worker has processed every chunk (or give up after a minute).
+    after = _lag_buckets(system.pipeline_url)
+    for _ in range(120):
+        if _count(after) - _count(before) >= rounds * sessions:
+            break
+        time.sleep(0.5)
+        after = _lag_buckets(system.pipeline_url)
+    cpu = _cpu_seconds(system.pipeline_pid) - cpu_before
+    busy_for = time.monotonic() - started
+    processed = int(_count(after) - _count(before))
+    return OrchestrationFigures(
+        sessions=sessions,
+        seconds=elapsed,
+        chunks_sent=rounds * sessions,
+        chunks_processed=processed,
+        p50_ms=bucket_percentile(before, after, 50) * 1000,
+        p95_ms=bucket_percentile(before, after, 95) * 1000,
+        p99_ms=bucket_percentile(before, after, 99) * 1000,
+        worker_cpu=cpu / busy_for,
+    )

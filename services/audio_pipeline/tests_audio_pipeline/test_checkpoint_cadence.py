@@ -1,0 +1,135 @@
+"""Progress is saved after results and once per second of audio, not after every chunk; a
+worker taking over from such a checkpoint still publishes every final exactly once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
+from livetranslate_audio_pipeline.core.checkpoint import LogPosition
+from livetranslate_audio_pipeline.core.session import SessionTranscriber
+from livetranslate_common.pcm import float_to_pcm16
+from livetranslate_common.speech_samples import (
+    SAMPLE_RATE,
+    FloatSamples,
+    SpokenLine,
+    word_error_rate,
+)
+from livetranslate_schemas.events import (
+    AudioChunkReceived,
+    AudioConfig,
+    AudioStreamEnded,
+    EventPayload,
+    ProcessingFlags,
+    SessionCreated,
+    SourceType,
+    TranscriptionCompleted,
+)
+from tests_audio_pipeline.memory_worker import ListAudioLog, MemoryTables
+
+SESSION = "cadence"
+CHUNK = SAMPLE_RATE // 5  # 200 ms, as the gateway cuts live streams
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> LocalWhisperRecognizer:
+    return LocalWhisperRecognizer.embedded_tiny_en()
+
+
+def _log(samples: FloatSamples) -> list[EventPayload]:
+    events: list[EventPayload] = [
+        SessionCreated(
+            session_id=SESSION,
+            source_type=SourceType.STREAM,
+            audio_config=AudioConfig(),
+            processing_flags=ProcessingFlags(partials=False, diarize=False),
+        )
+    ]
+    offsets = range(0, len(samples), CHUNK)
+    for seq, offset in enumerate(offsets):
+        part = samples[offset : offset + CHUNK]
+        events.append(
+            AudioChunkReceived(
+                session_id=SESSION,
+                chunk_id=f"{SESSION}:{seq}",
+                seq=seq,
+                source_type=SourceType.STREAM,
+                audio_config=AudioConfig(),
+                sample_offset=offset,
+                num_samples=len(part),
+                audio=float_to_pcm16(part),
+            )
+        )
+    events.append(
+        AudioStreamEnded(
+            session_id=SESSION,
+            last_seq=len(offsets) - 1,
+            total_chunks=len(offsets),
+            total_samples=len(samples),
+        )
+    )
+    return events
+
+
+class CountingTables(MemoryTables):
+    def __init__(self) -> None:
+        super().__init__()
+        self.progress_writes = 0
+
+    def count(self) -> None:
+        self.progress_writes += 1
+
+
+async def _consume(
+    worker: SessionTranscriber, log: list[EventPayload], offsets: range, tables: CountingTables
+) -> list[EventPayload]:
+    results: list[EventPayload] = []
+    for offset in offsets:
+        before = tables.progress.get(SESSION.encode())
+        results += await worker.handle(log[offset], position=LogPosition(0, offset))
+        worker.checkpoint(SESSION)
+        if tables.progress.get(SESSION.encode()) is not before:
+            tables.count()
+    return results
+
+
+def _finals(results: list[EventPayload]) -> list[TranscriptionCompleted]:
+    return [r for r in results if isinstance(r, TranscriptionCompleted) and r.is_final]
+
+
+@pytest.mark.parametrize("crash_after_s", [3.0, 6.5, 9.1])
+async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
+    recognizer: LocalWhisperRecognizer,
+    short_speech: tuple[FloatSamples, list[SpokenLine]],
+    crash_after_s: float,
+) -> None:
+    samples, truth = short_speech
+    log = _log(samples)
+    tables = CountingTables()
+    old = SessionTranscriber(
+        recognizer,
+        run_id="live",
+        pipeline_version="t",
+        store=tables.store,
+        audio_log=ListAudioLog(log),
+    )
+    crash_at = 1 + int(crash_after_s * SAMPLE_RATE) // CHUNK
+    published = await _consume(old, log, range(crash_at), tables)
+    chunks = crash_at - 1
+    # Far fewer writes than chunks: one per second of audio, plus one per final.
+    assert tables.progress_writes <= chunks * CHUNK // SAMPLE_RATE + len(_finals(published)) + 2
+    # The consumer had committed further than the last checkpoint: the new owner starts
+    # right at the crash and catches up on the rest from the log.
+    new = SessionTranscriber(
+        recognizer,
+        run_id="live",
+        pipeline_version="t",
+        store=tables.store,
+        audio_log=ListAudioLog(log),
+    )
+    published += await _consume(new, log, range(crash_at, len(log)), tables)
+    finals = _finals(published)
+    assert len({f.segment_id for f in finals}) == len(finals) == len(truth)
+    reference = " ".join(line.text for line in truth)
+    assert word_error_rate(reference, " ".join(f.text for f in finals)) <= 0.1
