@@ -25,9 +25,12 @@ class PipelineSettings(BaseSettings):
     whisper_model_dir: Path | None = Field(default=None, validation_alias="WHISPER_MODEL_DIR")
     whisper_model_sha256: str | None = Field(default=None, validation_alias="WHISPER_MODEL_SHA256")
     whisper_model_name: str = Field(default="whisper", validation_alias="WHISPER_MODEL_NAME")
+    # Beam widths: uploads' finals, live finals, partial results (see WhisperDecoding).
     beam_size: int = 5
-    # Beam width for partial results (previews); finals use beam_size.
+    live_beam_size: int = 1
     preview_beam_size: int = 1
+    # Whisper's encoder window for utterances that fit (30 = Whisper's own).
+    whisper_window_s: float = Field(default=20.0, ge=10.0, le=30.0)
     # Re-decode doubtful results at higher temperatures (Whisper's fallback): slower, and no
     # better on single utterances in our measurements.
     temperature_fallback: bool = False

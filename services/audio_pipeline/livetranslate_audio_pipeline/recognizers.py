@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
+from livetranslate_audio_pipeline.adapters.whisper_local import (
+    LocalWhisperRecognizer,
+    WhisperDecoding,
+)
 from livetranslate_audio_pipeline.config import PipelineSettings
 from livetranslate_audio_pipeline.core.recognition import SpeechRecognizer
 from livetranslate_audio_pipeline.core.translation import (
@@ -34,15 +37,21 @@ def build_local_recognizer(settings: PipelineSettings) -> SpeechRecognizer:
             settings.whisper_model_dir,
             expected_sha256=settings.whisper_model_sha256,
             model_name=settings.whisper_model_name,
-            beam_size=settings.beam_size,
-            preview_beam_size=settings.preview_beam_size,
-            temperature_fallback=settings.temperature_fallback,
+            decoding=whisper_decoding(settings),
             cpu_threads=settings.asr_threads,
         )
     return LocalWhisperRecognizer.embedded_tiny_en(
+        decoding=whisper_decoding(settings), cpu_threads=settings.asr_threads
+    )
+
+
+def whisper_decoding(settings: PipelineSettings) -> WhisperDecoding:
+    return WhisperDecoding(
         beam_size=settings.beam_size,
+        live_beam_size=settings.live_beam_size,
         preview_beam_size=settings.preview_beam_size,
-        cpu_threads=settings.asr_threads,
+        temperature_fallback=settings.temperature_fallback,
+        encoder_window_s=settings.whisper_window_s,
     )
 
 

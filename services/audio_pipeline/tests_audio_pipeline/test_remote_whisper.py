@@ -24,7 +24,7 @@ from livetranslate_audio_pipeline.asr_server import create_app, serve_in_backgro
 from livetranslate_audio_pipeline.config import PipelineSettings
 from livetranslate_audio_pipeline.core.audio import Samples
 from livetranslate_audio_pipeline.core.errors import RecognitionError
-from livetranslate_audio_pipeline.core.recognition import Recognition
+from livetranslate_audio_pipeline.core.recognition import Recognition, RecognitionMode
 from livetranslate_audio_pipeline.recognizers import build_recognizer
 from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
@@ -223,7 +223,11 @@ class _Failing:
         self.delay_s = delay_s
 
     def recognize(
-        self, samples: Samples, *, language: str | None = None, preview: bool = False
+        self,
+        samples: Samples,
+        *,
+        language: str | None = None,
+        mode: RecognitionMode = RecognitionMode.BATCH,
     ) -> Recognition:
         if self.delay_s:
             time.sleep(self.delay_s)

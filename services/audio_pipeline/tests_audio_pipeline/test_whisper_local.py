@@ -8,9 +8,12 @@ import pytest
 from livetranslate_audio_pipeline.adapters.whisper_local import (
     TINY_EN_SHA256,
     LocalWhisperRecognizer,
+    WhisperDecoding,
     embedded_model_dir,
+    encoder_frames_for,
 )
 from livetranslate_audio_pipeline.core.errors import ModelUnavailableError
+from livetranslate_audio_pipeline.core.recognition import RecognitionMode
 from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
     FloatSamples,
@@ -55,3 +58,39 @@ def test_model_with_wrong_checksum_is_refused(tmp_path: Path) -> None:
 def test_missing_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match=r"no model\.bin"):
         LocalWhisperRecognizer(tmp_path, expected_sha256="00", model_name="x.en")
+
+
+def test_encoder_window_covers_the_audio_or_is_whisper_s_own() -> None:
+    assert encoder_frames_for(3 * SAMPLE_RATE, 20.0) == 2000
+    assert encoder_frames_for(19 * SAMPLE_RATE, 20.0) == 2000
+    assert encoder_frames_for(20 * SAMPLE_RATE, 20.0) == 3000  # no frame to spare: full window
+    assert encoder_frames_for(45 * SAMPLE_RATE, 15.0) == 3000
+    assert encoder_frames_for(SAMPLE_RATE, 30.0) == 3000
+
+
+def test_modes_choose_their_beams() -> None:
+    decoding = WhisperDecoding(beam_size=5, live_beam_size=2, preview_beam_size=1)
+    assert [decoding.beam_for(mode) for mode in RecognitionMode] == [1, 2, 5]
+
+
+def test_the_short_window_hears_what_the_full_one_does(
+    short_speech: tuple[FloatSamples, list[SpokenLine]],
+) -> None:
+    samples, truth = short_speech
+    full = LocalWhisperRecognizer.embedded_tiny_en(
+        decoding=WhisperDecoding(live_beam_size=1, encoder_window_s=30.0)
+    )
+    short = LocalWhisperRecognizer.embedded_tiny_en(
+        decoding=WhisperDecoding(live_beam_size=1, encoder_window_s=15.0)
+    )
+    for line in truth:
+        span = samples[
+            (line.start_ms - 160) * SAMPLE_RATE // 1000 : (line.end_ms + 160) * SAMPLE_RATE // 1000
+        ]
+        heard = short.recognize(span, mode=RecognitionMode.LIVE)
+        assert word_error_rate(line.text, heard.text) <= 0.15, heard.text
+        reference = full.recognize(span, mode=RecognitionMode.LIVE)
+        assert word_error_rate(reference.text, heard.text) <= 0.15
+        # Word timings stay on the audio's clock.
+        assert abs(heard.words[-1].end_ms - reference.words[-1].end_ms) <= 200
+        assert heard.words[-1].end_ms <= len(span) * 1000 // SAMPLE_RATE + 100

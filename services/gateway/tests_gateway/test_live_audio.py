@@ -48,8 +48,9 @@ def _client(**settings: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def client(kafka_topics: KafkaTopics, database: str) -> Iterator[TestClient]:
-    # A small burst, so that tests sending faster than real time do not take long.
-    yield from _client(live_burst_s=0.5, live_max_ahead_s=10.0)
+    # A small burst, so that tests sending faster than real time do not take long; 200 ms
+    # chunks, which the tests below count on.
+    yield from _client(live_burst_s=0.5, live_max_ahead_s=10.0, live_chunk_ms=200)
 
 
 def _session(client: TestClient, **fields: Any) -> str:
@@ -382,7 +383,7 @@ def test_a_client_flooding_frames_is_closed(kafka_topics: KafkaTopics, database:
 def server_url(kafka_topics: KafkaTopics, database: str) -> Iterator[str]:
     """The gateway under uvicorn in a thread: real sockets, real TCP back-pressure."""
     port = free_port()
-    settings = GatewaySettings(live_burst_s=0.5)
+    settings = GatewaySettings(live_burst_s=0.5, live_chunk_ms=200)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

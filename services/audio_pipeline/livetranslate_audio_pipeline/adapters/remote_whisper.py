@@ -26,7 +26,11 @@ import httpx
 from livetranslate_audio_pipeline.adapters.redaction import redact_url
 from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
 from livetranslate_audio_pipeline.core.errors import RecognitionError
-from livetranslate_audio_pipeline.core.recognition import Recognition, RecognizedWord
+from livetranslate_audio_pipeline.core.recognition import (
+    Recognition,
+    RecognitionMode,
+    RecognizedWord,
+)
 from livetranslate_audio_pipeline.core.translation import primary_language
 from livetranslate_common.pcm import float_to_pcm16
 
@@ -119,9 +123,13 @@ class RemoteWhisperRecognizer:
         self._client.close()
 
     def recognize(
-        self, samples: Samples, *, language: str | None = None, preview: bool = False
+        self,
+        samples: Samples,
+        *,
+        language: str | None = None,
+        mode: RecognitionMode = RecognitionMode.BATCH,
     ) -> Recognition:
-        # ``preview`` changes nothing here: the service decodes as it is configured to.
+        # ``mode`` changes nothing here: the service decodes as it is configured to.
         data: dict[str, Any] = {
             "model": self._model,
             "response_format": "verbose_json",

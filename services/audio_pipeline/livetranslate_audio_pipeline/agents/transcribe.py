@@ -20,7 +20,7 @@ from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE
 from livetranslate_audio_pipeline.core.checkpoint import LogPosition
 from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.errors import PipelineError
-from livetranslate_audio_pipeline.core.recognition import SpeechRecognizer
+from livetranslate_audio_pipeline.core.recognition import RecognitionMode, SpeechRecognizer
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_audio_pipeline.core.speakers import utterance_embedding
 from livetranslate_audio_pipeline.core.vad_pool import DEFAULT_POOL
@@ -63,8 +63,8 @@ def _warm_up(recognizer: SpeechRecognizer) -> None:
     """
     noise = np.random.default_rng(0).normal(0.0, 0.05, PIPELINE_SAMPLE_RATE).astype(np.float32)
     try:
-        recognizer.recognize(noise)
-        recognizer.recognize(noise, preview=True)
+        for mode in RecognitionMode:
+            recognizer.recognize(noise, mode=mode)
         utterance_embedding(noise)
     except PipelineError as error:  # a remote recognizer that is not up yet: not fatal
         log.warning("warm-up failed: %s", error)

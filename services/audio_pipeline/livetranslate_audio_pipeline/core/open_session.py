@@ -63,6 +63,8 @@ class OpenSession:
     last_chunk_received: float = 0.0
     # How long the newest chunk waited in Kafka before this worker took it.
     last_queue_ms: int | None = None
+    # Audio arriving as it is spoken (not an upload): someone waits for each final.
+    live: bool = True
     # Results were published since the last checkpoint: the next one must not be skipped.
     checkpoint_due: bool = False
     # Session clock position at the last checkpoint (None: none yet).

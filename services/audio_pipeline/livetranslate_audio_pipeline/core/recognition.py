@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from livetranslate_audio_pipeline.core.audio import Samples
@@ -25,6 +26,17 @@ class Recognition:
     confidence: float | None = None
 
 
+class RecognitionMode(StrEnum):
+    """Who waits for a recognition, so that a backend can weigh speed against accuracy."""
+
+    # A partial result: the next revision replaces it.
+    PREVIEW = "preview"
+    # The final result of a live utterance: a person is waiting for it.
+    LIVE = "live"
+    # A final result nobody watches arrive (an upload): accuracy first.
+    BATCH = "batch"
+
+
 class SpeechRecognizer(Protocol):
     """A backend that turns one utterance of 16 kHz mono audio into words."""
 
@@ -32,12 +44,15 @@ class SpeechRecognizer(Protocol):
     def model_name(self) -> str: ...
 
     def recognize(
-        self, samples: Samples, *, language: str | None = None, preview: bool = False
+        self,
+        samples: Samples,
+        *,
+        language: str | None = None,
+        mode: RecognitionMode = RecognitionMode.BATCH,
     ) -> Recognition:
         """Blocking; the agents call it from a worker thread.
 
-        ``preview``: the result is a partial that the next one replaces, so the backend may
-        trade a little accuracy for speed (a preview that holds the CPU delays the final
-        result waiting behind it).
+        ``mode`` says who waits: a backend may trade a little accuracy for speed where a
+        person is waiting (a preview that holds the CPU also delays the final behind it).
         """
         ...

@@ -43,7 +43,11 @@ from livetranslate_audio_pipeline.core.open_session import (
     segment_id_for,
 )
 from livetranslate_audio_pipeline.core.previews import PreviewScheduler
-from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
+from livetranslate_audio_pipeline.core.recognition import (
+    Recognition,
+    RecognitionMode,
+    SpeechRecognizer,
+)
 from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
 from livetranslate_audio_pipeline.core.segments import SegmentContext, build_segment
 from livetranslate_audio_pipeline.core.session_options import SessionOptions
@@ -252,7 +256,8 @@ class SessionTranscriber:
         results: list[EventPayload] = []
         if chunk.processing_flags is not None:
             results = await self._apply_flags(session, chunk.processing_flags, replaying)
-        if chunk.source_type == SourceType.UPLOAD:
+        session.live = chunk.source_type != SourceType.UPLOAD
+        if not session.live:
             # A whole recording arrives at once: previews of it would only cost CPU.
             session.tracker.partials = False
         if position is not None:
@@ -617,11 +622,12 @@ class SessionTranscriber:
     async def _recognize(
         self, session: OpenSession, samples: Samples, *, preview: bool = False
     ) -> Recognition:
+        if preview:
+            mode = RecognitionMode.PREVIEW
+        else:
+            mode = RecognitionMode.LIVE if session.live else RecognitionMode.BATCH
         return await asyncio.to_thread(
-            self._recognizer.recognize,
-            samples,
-            language=session.options.language,
-            preview=preview,
+            self._recognizer.recognize, samples, language=session.options.language, mode=mode
         )
 
     async def _run_partial(self, job: PartialJob) -> None:
