@@ -1,8 +1,8 @@
 """Orchestration overhead at 500 concurrent simulated sessions, recognition excluded.
 
 Simulated clients publish straight to audio-ingest what the gateway would for live streams:
-a SessionCreated, then one chunk per session every live chunk period (200 ms of audio), at
-real-time pace, the sessions' phases spread evenly over the period; then the end of each
+a SessionCreated, then one chunk per session every live chunk period (the gateway's, 100 ms),
+at real-time pace, the sessions' phases spread evenly over the period; then the end of each
 stream. The sessions ask for no transcription, so the worker does everything but voice
 activity detection and recognition: decode the envelope, the session's state, timing checks,
 audio decoding and stages, progress checkpoints in its changelog-backed tables, committing.
@@ -29,6 +29,7 @@ from livetranslate_common.envelope import new_event
 from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.serde import encode_event, encode_key
 from livetranslate_common.speech_samples import SAMPLE_RATE, FloatSamples
+from livetranslate_gateway.config import GatewaySettings
 from livetranslate_schemas.events import (
     AudioChunkReceived,
     AudioConfig,
@@ -46,6 +47,8 @@ _LAG_METRIC = "livetranslate_pipeline_event_lag_seconds"
 @dataclass(frozen=True, slots=True)
 class OrchestrationFigures:
     sessions: int
+    chunk_ms: int
+    workers: int
     seconds: float
     chunks_sent: int
     chunks_processed: int
@@ -53,7 +56,7 @@ class OrchestrationFigures:
     p50_ms: float
     p95_ms: float
     p99_ms: float
-    # CPU seconds the worker used per second of the run (1.0 = one core busy).
+    # CPU seconds the workers used per second of the run (1.0 = one core busy).
     worker_cpu: float
 
 
@@ -63,8 +66,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100.0
 
 
-def _lag_buckets(pipeline_url: str) -> dict[float, float]:
-    """Cumulative bucket counts of the chunk lag histogram, by upper bound."""
+def _lag_buckets(pipeline_urls: list[str]) -> dict[float, float]:
+    """Cumulative bucket counts of the chunk lag histogram, by upper bound, all workers."""
+    buckets: dict[float, float] = {}
+    for url in pipeline_urls:
+        for bound, count in _worker_lag_buckets(url).items():
+            buckets[bound] = buckets.get(bound, 0.0) + count
+    return buckets
+
+
+def _worker_lag_buckets(pipeline_url: str) -> dict[float, float]:
     text = httpx.get(f"{pipeline_url}/metrics", timeout=10).text
     buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(text):
@@ -175,8 +186,9 @@ def orchestration_run(
     *,
     sessions: int = 500,
     seconds: float = 30.0,
-    chunk_ms: int = 200,
+    chunk_ms: int | None = None,
 ) -> OrchestrationFigures:
+    chunk_ms = chunk_ms or GatewaySettings().live_chunk_ms
     simulator = _Simulator(system, sessions, chunk_ms)
     period = chunk_ms / 1000
     chunk_samples = SAMPLE_RATE * chunk_ms // 1000
@@ -186,8 +198,8 @@ def orchestration_run(
     ]
     simulator.create_all()
     time.sleep(2)  # let the worker open them all before the clock starts
-    before = _lag_buckets(system.pipeline_url)
-    cpu_before = _cpu_seconds(system.pipeline_pid)
+    before = _lag_buckets(system.pipeline_urls)
+    cpu_before = sum(_cpu_seconds(pid) for pid in system.pipeline_pids)
     started = time.monotonic()
     rounds = int(seconds / period)
     for seq in range(rounds):
@@ -201,17 +213,19 @@ def orchestration_run(
     simulator.end_all(rounds)
     elapsed = time.monotonic() - started
     # Wait until the worker has processed every chunk (or give up after a minute).
-    after = _lag_buckets(system.pipeline_url)
+    after = _lag_buckets(system.pipeline_urls)
     for _ in range(120):
         if _count(after) - _count(before) >= rounds * sessions:
             break
         time.sleep(0.5)
-        after = _lag_buckets(system.pipeline_url)
-    cpu = _cpu_seconds(system.pipeline_pid) - cpu_before
+        after = _lag_buckets(system.pipeline_urls)
+    cpu = sum(_cpu_seconds(pid) for pid in system.pipeline_pids) - cpu_before
     busy_for = time.monotonic() - started
     processed = int(_count(after) - _count(before))
     return OrchestrationFigures(
         sessions=sessions,
+        chunk_ms=chunk_ms,
+        workers=len(system.pipeline_pids),
         seconds=elapsed,
         chunks_sent=rounds * sessions,
         chunks_processed=processed,

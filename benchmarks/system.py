@@ -27,17 +27,20 @@ from livetranslate_common.topics import delete_topics, ensure_topics
 @dataclass(frozen=True, slots=True)
 class BenchSystem:
     gateway_url: str
-    # The pipeline worker's web server (/health, /metrics).
-    pipeline_url: str
-    pipeline_pid: int
+    # The pipeline workers' web servers (/health, /metrics) and processes.
+    pipeline_urls: list[str]
+    pipeline_pids: list[int]
     topics: KafkaTopics
     database_url: str
     log_dir: Path
 
 
 @contextmanager
-def running_system(settings: Mapping[str, str] | None = None) -> Iterator[BenchSystem]:
-    """The system, its services configured by ``settings`` (environment variables) on top."""
+def running_system(
+    settings: Mapping[str, str] | None = None, *, pipeline_workers: int = 1
+) -> Iterator[BenchSystem]:
+    """The system, its services configured by ``settings`` (environment variables) on top;
+    ``pipeline_workers`` processes share the pipeline's partitions (one consumer group)."""
     infrastructure = TestInfrastructure("local")
     infrastructure.prepare("kafka", "postgres")
     bootstrap = infrastructure.get("kafka").address
@@ -55,26 +58,32 @@ def running_system(settings: Mapping[str, str] | None = None) -> Iterator[BenchS
         "DATABASE_URL": database_url,
         **(settings or {}),
     }
-    pipeline_port = free_port()
-    pipeline = pipeline_process(log_dir, web_port=pipeline_port, env=env)
+    ports = [free_port() for _ in range(pipeline_workers)]
+    pipelines = [
+        pipeline_process(log_dir / f"worker{index}", web_port=port, env=env)
+        for index, port in enumerate(ports)
+    ]
     gateway = gateway_process(log_dir, port=free_port(), env=env)
     try:
-        pipeline.start(wait=False)
+        for pipeline in pipelines:
+            pipeline.start(wait=False)
         gateway.start(wait=False)
         gateway.wait_ready(timeout=60)
-        pipeline.wait_ready(timeout=120)
+        for pipeline in pipelines:
+            pipeline.wait_ready(timeout=120)
         names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
         yield BenchSystem(
             gateway_url=gateway.url or "",
-            pipeline_url=f"http://127.0.0.1:{pipeline_port}",
-            pipeline_pid=pipeline.pid or 0,
+            pipeline_urls=[f"http://127.0.0.1:{port}" for port in ports],
+            pipeline_pids=[pipeline.pid or 0 for pipeline in pipelines],
             topics=KafkaTopics(bootstrap, prefix, names),
             database_url=database_url,
             log_dir=log_dir,
         )
     finally:
         gateway.stop()
-        pipeline.stop()
+        for pipeline in pipelines:
+            pipeline.stop()
         existing = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
         delete_topics(bootstrap, [name for name in existing if name.startswith(prefix)])
         infrastructure.close()

@@ -27,10 +27,10 @@ class PipelineSettings(BaseSettings):
     whisper_model_name: str = Field(default="whisper", validation_alias="WHISPER_MODEL_NAME")
     # Beam widths: uploads' finals, live finals, partial results (see WhisperDecoding).
     beam_size: int = 5
-    live_beam_size: int = 1
+    live_beam_size: int = 5
     preview_beam_size: int = 1
     # Whisper's encoder window for utterances that fit (30 = Whisper's own).
-    whisper_window_s: float = Field(default=20.0, ge=10.0, le=30.0)
+    whisper_window_s: float = Field(default=15.0, ge=10.0, le=30.0)
     # Re-decode doubtful results at higher temperatures (Whisper's fallback): slower, and no
     # better on single utterances in our measurements.
     temperature_fallback: bool = False
@@ -41,10 +41,15 @@ class PipelineSettings(BaseSettings):
     # long enough to end it: if it does end there, that recognition is its final result.
     # Shorter answers sooner; each pause that turns out not to end the utterance costs one
     # recognition that is thrown away.
-    speculate_after_ms: int = 160
+    speculate_after_ms: int = 64
     # New speech between two partial results of the open utterance.
     partial_interval_ms: int = 1000
     vad_threshold: float = 0.5
+    # Below this, a frame counts towards the pause (between the two: still speech).
+    vad_neg_threshold: float = 0.35
+    # Audio kept before and after the speech the VAD found: Whisper needs the onset and the
+    # fading end of the first and last word.
+    vad_speech_pad_ms: int = 160
     max_utterance_s: float = 20.0
 
     # Remote speech recognition: an OpenAI-compatible /v1/audio/transcriptions service

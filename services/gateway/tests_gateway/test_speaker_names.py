@@ -15,15 +15,16 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from livetranslate_common.envelope import new_event
 from livetranslate_common.readmodel.projection import project_event
-from livetranslate_common.serde import decode_event, encode_event, encode_key
+from livetranslate_common.serde import decode_event
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.topic_reader import read_topic
+from livetranslate_gateway.adapters.result_fanout import Subscription
+from livetranslate_gateway.api.routes.results_ws import forward_results
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.errors import InvalidSpeakerNamesError
 from livetranslate_gateway.core.messages import client_message
@@ -247,24 +248,31 @@ def test_the_transcript_shows_the_current_names(
     assert [s["speaker_name"] for s in transcript["segments"]] == ["Ada", None, None]
 
 
-def test_the_results_socket_names_speakers_and_forwards_the_echo(
-    client: TestClient, kafka_topics: KafkaTopics
-) -> None:
-    session_id = client.post("/api/sessions", json={}).json()["session_id"]
+async def test_the_results_socket_names_speakers_and_forwards_the_echo() -> None:
+    # What the socket's forwarder sends for what the fan-out hands it (the Kafka side of the
+    # socket is covered end to end in tests_e2e/test_upload_to_transcript.py).
+    session_id = str(uuid4())
     names = {"SPEAKER_00": "Ada", "SPEAKER_01": "Bob"}
-    producer = Producer({"bootstrap.servers": kafka_topics.bootstrap_servers})
-    with client.websocket_connect(f"/ws/sessions/{session_id}") as ws:
-        for payload in (
-            _final(session_id, 0, "SPEAKER_00"),
-            SpeakerNamesUpdated(session_id=session_id, changes={"SPEAKER_00": "Ada"}, names=names),
-        ):
-            producer.produce(
-                kafka_topics["audio-results"],
-                encode_event(new_event(payload, source="audio_pipeline")),
-                key=encode_key(session_id),
-            )
-        assert producer.flush(10) == 0
-        segment, speaker_names = ws.receive_json(), ws.receive_json()
+    subscription = Subscription(session_id, maxsize=10)
+    for payload in (
+        _final(session_id, 0, "SPEAKER_00"),
+        SpeakerNamesUpdated(session_id=session_id, changes={"SPEAKER_00": "Ada"}, names=names),
+        SessionProcessingCompleted(
+            session_id=session_id,
+            run_id="live",
+            final_segment_count=1,
+            audio_duration_ms=1000,
+            last_seq=0,
+        ),
+    ):
+        subscription.queue.put_nowait(new_event(payload, source="audio_pipeline"))
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await forward_results(subscription, send, until_completed=True)
+    segment, speaker_names, completed = sent
     assert (segment["type"], segment["speaker"], segment["speaker_name"]) == (
         "segment",
         "SPEAKER_00",
@@ -274,6 +282,7 @@ def test_the_results_socket_names_speakers_and_forwards_the_echo(
     assert speaker_names["names"] == names
     assert speaker_names["session_id"] == session_id
     assert "emitted_at" in speaker_names
+    assert completed["type"] == "session_completed"
 
 
 def test_the_request_itself_is_no_client_message() -> None:

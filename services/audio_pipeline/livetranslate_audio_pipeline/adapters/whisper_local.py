@@ -58,24 +58,26 @@ def verify_model_dir(model_dir: Path, expected_sha256: str) -> None:
 class WhisperDecoding:
     """How the local Whisper decodes, per recognition mode.
 
-    Measured on 21 synthetic utterances (tiny.en, 2 cores): greedy decoding took 0.38 s per
-    utterance against 0.52 s for beam 5 at a word error rate within a point (7.3% vs 6.5%;
-    the whole recording in one piece: 7.9% either way), so live finals and previews decode
-    greedily and only uploads use the beam.
+    Previews decode greedily (0.38 s against 0.52 s per utterance for beam 5 with the full
+    window, tiny.en, 2 cores). Finals keep the beam: greedy live finals measured the same
+    word error rate on one conversation and a point and a half worse on another (10.1% vs
+    4.3%), and with the short window the beam is cheap enough to finish inside the pause
+    that ends the utterance.
     """
 
     beam_size: int = 5
-    live_beam_size: int = 1
+    live_beam_size: int = 5
     preview_beam_size: int = 1
     # Whisper's fallback re-decodes a doubtful result at rising temperatures. On single
     # utterances it cost 24% more time on average (and doubled the slowest) for the same
     # word error rate here, so decoding stays at temperature 0 unless asked.
     temperature_fallback: bool = False
     # The encoder's input window. Whisper pads every input to 30 s and its encoder cost grows
-    # faster than linearly with the window; an utterance (at most 20 s) padded to 20 s
-    # instead took 0.20 s instead of 0.34 s with the same word error rate (15 s: 0.12 s,
-    # +0.4 points; 10 s: +4 points). Longer inputs get the full 30 s.
-    encoder_window_s: float = 20.0
+    # faster than linearly with the window. Greedy, 21 utterances: 30 s 0.34 s per utterance,
+    # 20 s 0.20 s with the same word error rate, 15 s 0.12 s and +0.4 points, 10 s +4
+    # points (hallucinations). Beam 5 at 15 s: 0.2 s, the two-voice test conversation at
+    # 4.3% as with 30 s. Inputs longer than the window get the full 30 s.
+    encoder_window_s: float = 15.0
 
     def beam_for(self, mode: RecognitionMode) -> int:
         if mode is RecognitionMode.PREVIEW:

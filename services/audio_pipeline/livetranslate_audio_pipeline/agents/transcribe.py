@@ -82,6 +82,8 @@ def _build_transcriber() -> SessionTranscriber:
         pipeline_version=PIPELINE_VERSION,
         endpointer=EndpointerConfig(
             threshold=settings.vad_threshold,
+            neg_threshold=settings.vad_neg_threshold,
+            speech_pad_ms=settings.vad_speech_pad_ms,
             min_silence_ms=settings.vad_min_silence_ms,
             max_utterance_s=settings.max_utterance_s,
         ),

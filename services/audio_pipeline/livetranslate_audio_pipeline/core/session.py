@@ -107,7 +107,7 @@ class SessionTranscriber:
         pipeline_version: str,
         endpointer: EndpointerConfig | None = None,
         partial_interval_ms: int = 1000,
-        speculate_after_ms: int | None = 160,
+        speculate_after_ms: int | None = 64,
         checkpoint_every_ms: int = 1000,
         publish_partial: PublishPartial | None = None,
         translation: TranslationRouter | None = None,
