@@ -113,6 +113,7 @@ async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
         pipeline_version="t",
         store=tables.store,
         audio_log=ListAudioLog(log),
+        checkpoint_every_ms=1000,
     )
     crash_at = 1 + int(crash_after_s * SAMPLE_RATE) // CHUNK
     published = await _consume(old, log, range(crash_at), tables)
@@ -127,6 +128,7 @@ async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
         pipeline_version="t",
         store=tables.store,
         audio_log=ListAudioLog(log),
+        checkpoint_every_ms=1000,
     )
     published += await _consume(new, log, range(crash_at, len(log)), tables)
     finals = _finals(published)

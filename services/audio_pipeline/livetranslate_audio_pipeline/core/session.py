@@ -10,8 +10,6 @@ one that is overtaken by its utterance's final is dropped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +20,6 @@ import numpy as np
 
 from livetranslate_audio_pipeline.core.audio import (
     PIPELINE_SAMPLE_RATE,
-    Samples,
     chunk_samples,
     samples_to_ms,
 )
@@ -38,14 +35,11 @@ from livetranslate_audio_pipeline.core.errors import PipelineError
 from livetranslate_audio_pipeline.core.open_session import (
     OpenSession,
     PartialJob,
-    Recognised,
-    Speculation,
     segment_id_for,
 )
 from livetranslate_audio_pipeline.core.previews import PreviewScheduler
 from livetranslate_audio_pipeline.core.recognition import (
     Recognition,
-    RecognitionMode,
     SpeechRecognizer,
 )
 from livetranslate_audio_pipeline.core.recognition_gate import RecognitionGate
@@ -56,11 +50,11 @@ from livetranslate_audio_pipeline.core.speakers import (
     SpeakerEmbedding,
     SpeakerRegistry,
     SpeakerRegistryState,
-    utterance_embedding,
 )
 from livetranslate_audio_pipeline.core.stream_timing import ChunkVerdict, StreamTiming
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.translation_stage import translations_for
+from livetranslate_audio_pipeline.core.utterance_recognition import UtteranceRecognition
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
     PauseBegan,
@@ -108,7 +102,7 @@ class SessionTranscriber:
         endpointer: EndpointerConfig | None = None,
         partial_interval_ms: int = 1000,
         speculate_after_ms: int | None = 64,
-        checkpoint_every_ms: int = 1000,
+        checkpoint_every_ms: int = 0,
         publish_partial: PublishPartial | None = None,
         translation: TranslationRouter | None = None,
         speakers: SpeakerRegistry | None = None,
@@ -123,7 +117,6 @@ class SessionTranscriber:
         self._names_to_save: dict[str, dict[str, str]] = {}
         self._translation = translation or TranslationRouter()
         self._speakers = speakers or SpeakerRegistry()
-        self._recognizer = recognizer
         self._run_id = run_id
         self._pipeline_version = pipeline_version
         self._endpointer = endpointer or EndpointerConfig()
@@ -135,6 +128,7 @@ class SessionTranscriber:
         self._publish_partial = publish_partial
         self._sessions: dict[str, OpenSession] = {}
         self._gate = RecognitionGate()
+        self._recognition = UtteranceRecognition(recognizer, self._gate)
         # Newest pending partial per session; dict order is submission order.
         self._previews: PreviewScheduler[PartialJob] = PreviewScheduler(
             self._gate, self._run_partial
@@ -529,14 +523,14 @@ class SessionTranscriber:
                 )
                 continue
             if isinstance(event, PauseBegan):
-                self._speculate(session, event.audio)
+                self._recognition.speculate(session, event.audio)
                 continue
             # The final supersedes any partial still waiting for this utterance.
             pending = self._previews.pending(session.session_id)
             if pending is not None and pending.segment_id == segment_id:
                 self._previews.discard(session.session_id)
             try:
-                recognised = await self._final_recognition(session, event.audio)
+                recognised = await self._recognition.final(session, event.audio)
             except PipelineError as error:
                 results.append(self._failure(session.session_id, error))
                 continue
@@ -570,48 +564,6 @@ class SessionTranscriber:
                 )
         return results
 
-    def _speculate(self, session: OpenSession, audio: UtteranceAudio) -> None:
-        self._drop_speculation(session)
-        task = asyncio.create_task(
-            self._recognise_whole(session, audio), name=f"speculate-{session.session_id}"
-        )
-        session.speculation = Speculation(audio.start_sample, audio.end_sample, task)
-
-    @staticmethod
-    def _drop_speculation(session: OpenSession) -> None:
-        if session.speculation is not None:
-            session.speculation.task.cancel()
-            session.speculation = None
-
-    async def _final_recognition(self, session: OpenSession, audio: UtteranceAudio) -> Recognised:
-        speculation = session.speculation
-        session.speculation = None
-        if speculation is not None:
-            if (speculation.start_sample, speculation.end_sample) == (
-                audio.start_sample,
-                audio.end_sample,
-            ):
-                # The pause was the end: the recognition already ran (or is running).
-                with contextlib.suppress(asyncio.CancelledError, PipelineError):
-                    return await speculation.task
-            else:
-                speculation.task.cancel()
-        return await self._recognise_whole(session, audio)
-
-    async def _recognise_whole(self, session: OpenSession, audio: UtteranceAudio) -> Recognised:
-        """Words (and, if wanted, the speaker embedding) of a whole utterance."""
-        async with self._gate.final():
-            started = time.monotonic()
-            recognition = await self._recognize(session, audio.samples)
-            asr_ms = round((time.monotonic() - started) * 1000)
-            embedding = None
-            if session.options.diarize and recognition.text:
-                try:
-                    embedding = await asyncio.to_thread(utterance_embedding, audio.samples)
-                except PipelineError as error:
-                    log.info("no speaker for %s: %s", session.session_id, error)
-        return Recognised(recognition, asr_ms, embedding)
-
     def _attribute(self, session: OpenSession, embedding: SpeakerEmbedding | None) -> str | None:
         if embedding is None:
             return None
@@ -619,23 +571,12 @@ class SessionTranscriber:
         session.speakers_changed = True
         return label
 
-    async def _recognize(
-        self, session: OpenSession, samples: Samples, *, preview: bool = False
-    ) -> Recognition:
-        if preview:
-            mode = RecognitionMode.PREVIEW
-        else:
-            mode = RecognitionMode.LIVE if session.live else RecognitionMode.BATCH
-        return await asyncio.to_thread(
-            self._recognizer.recognize, samples, language=session.options.language, mode=mode
-        )
-
     async def _run_partial(self, job: PartialJob) -> None:
         if job.session.tracker.open_utterance_start != job.audio.start_sample:
             return  # its utterance has ended meanwhile: the final covers it
         started = time.monotonic()
         try:
-            recognition = await self._recognize(job.session, job.audio.samples, preview=True)
+            recognition = await self._recognition.preview(job.session, job.audio.samples)
         except PipelineError as error:
             log.warning("partial for %s failed: %s", job.segment_id, error)
             return
@@ -671,7 +612,7 @@ class SessionTranscriber:
                 session_id=session.session_id,
                 run_id=self._run_id,
                 pipeline_version=self._pipeline_version,
-                model=self._recognizer.model_name,
+                model=self._recognition.model_name,
                 last_seq=session.last_seq,
                 speaker_map=session.speaker_names,
             ),
