@@ -13,7 +13,17 @@ from typing import Any, cast
 from faust.types import TableT
 
 from livetranslate_audio_pipeline.adapters.faust_state import FaustSessionStore
-from livetranslate_schemas.events import AudioChunkReceived, EventPayload
+from livetranslate_common.pcm import float_to_pcm16
+from livetranslate_common.speech_samples import SAMPLE_RATE, FloatSamples
+from livetranslate_schemas.events import (
+    AudioChunkReceived,
+    AudioConfig,
+    AudioStreamEnded,
+    EventPayload,
+    ProcessingFlags,
+    SessionCreated,
+    SourceType,
+)
 
 
 class MemoryTables:
@@ -46,3 +56,49 @@ class ListAudioLog:
                     break
                 found.append((offset, event))
         return found
+
+
+def live_session_log(
+    session_id: str,
+    samples: FloatSamples,
+    *,
+    flags: ProcessingFlags,
+    chunk_samples: int = SAMPLE_RATE // 5,
+    flags_at: dict[int, ProcessingFlags] | None = None,
+) -> list[EventPayload]:
+    """A live session's audio-ingest events: SessionCreated with ``flags``, the audio in
+    chunks (200 ms, as the gateway cuts them unless told otherwise; ``flags_at`` overrides
+    by seq), then the end of the stream."""
+    events: list[EventPayload] = [
+        SessionCreated(
+            session_id=session_id,
+            source_type=SourceType.STREAM,
+            audio_config=AudioConfig(),
+            processing_flags=flags,
+        )
+    ]
+    offsets = range(0, len(samples), chunk_samples)
+    for seq, offset in enumerate(offsets):
+        part = samples[offset : offset + chunk_samples]
+        events.append(
+            AudioChunkReceived(
+                session_id=session_id,
+                chunk_id=f"{session_id}:{seq}",
+                seq=seq,
+                source_type=SourceType.STREAM,
+                audio_config=AudioConfig(),
+                processing_flags=(flags_at or {}).get(seq),
+                sample_offset=offset,
+                num_samples=len(part),
+                audio=float_to_pcm16(part),
+            )
+        )
+    events.append(
+        AudioStreamEnded(
+            session_id=session_id,
+            last_seq=len(offsets) - 1,
+            total_chunks=len(offsets),
+            total_samples=len(samples),
+        )
+    )
+    return events

@@ -9,7 +9,6 @@ import pytest
 from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
 from livetranslate_audio_pipeline.core.checkpoint import LogPosition
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
-from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
     FloatSamples,
@@ -17,16 +16,11 @@ from livetranslate_common.speech_samples import (
     word_error_rate,
 )
 from livetranslate_schemas.events import (
-    AudioChunkReceived,
-    AudioConfig,
-    AudioStreamEnded,
     EventPayload,
     ProcessingFlags,
-    SessionCreated,
-    SourceType,
     TranscriptionCompleted,
 )
-from tests_audio_pipeline.memory_worker import ListAudioLog, MemoryTables
+from tests_audio_pipeline.memory_worker import ListAudioLog, MemoryTables, live_session_log
 
 SESSION = "cadence"
 CHUNK = SAMPLE_RATE // 5  # 200 ms, as the gateway cuts live streams
@@ -38,38 +32,8 @@ def recognizer() -> LocalWhisperRecognizer:
 
 
 def _log(samples: FloatSamples) -> list[EventPayload]:
-    events: list[EventPayload] = [
-        SessionCreated(
-            session_id=SESSION,
-            source_type=SourceType.STREAM,
-            audio_config=AudioConfig(),
-            processing_flags=ProcessingFlags(partials=False, diarize=False),
-        )
-    ]
-    offsets = range(0, len(samples), CHUNK)
-    for seq, offset in enumerate(offsets):
-        part = samples[offset : offset + CHUNK]
-        events.append(
-            AudioChunkReceived(
-                session_id=SESSION,
-                chunk_id=f"{SESSION}:{seq}",
-                seq=seq,
-                source_type=SourceType.STREAM,
-                audio_config=AudioConfig(),
-                sample_offset=offset,
-                num_samples=len(part),
-                audio=float_to_pcm16(part),
-            )
-        )
-    events.append(
-        AudioStreamEnded(
-            session_id=SESSION,
-            last_seq=len(offsets) - 1,
-            total_chunks=len(offsets),
-            total_samples=len(samples),
-        )
-    )
-    return events
+    flags = ProcessingFlags(partials=False, diarize=False)
+    return live_session_log(SESSION, samples, flags=flags, chunk_samples=CHUNK)
 
 
 class CountingTables(MemoryTables):

@@ -7,19 +7,14 @@ import pytest
 
 from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
-from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.speech_samples import SAMPLE_RATE, FloatSamples, SpokenLine
 from livetranslate_schemas.events import (
-    AudioChunkReceived,
-    AudioConfig,
-    AudioStreamEnded,
     EventPayload,
     ProcessingFlags,
-    SessionCreated,
     SessionProcessingCompleted,
-    SourceType,
     TranscriptionCompleted,
 )
+from tests_audio_pipeline.memory_worker import live_session_log
 
 _CHUNK = SAMPLE_RATE // 5
 
@@ -33,39 +28,13 @@ def _events(
     session_id: str, samples: FloatSamples, flags_at: dict[int, ProcessingFlags]
 ) -> list[EventPayload]:
     """SessionCreated (recording only), 200 ms live chunks, the end; ``flags_at`` by seq."""
-    events: list[EventPayload] = [
-        SessionCreated(
-            session_id=session_id,
-            source_type=SourceType.STREAM,
-            audio_config=AudioConfig(),
-            processing_flags=ProcessingFlags(transcribe=False),
-        )
-    ]
-    offsets = range(0, len(samples), _CHUNK)
-    for seq, offset in enumerate(offsets):
-        part = samples[offset : offset + _CHUNK]
-        events.append(
-            AudioChunkReceived(
-                session_id=session_id,
-                chunk_id=f"{session_id}:{seq}",
-                seq=seq,
-                source_type=SourceType.STREAM,
-                audio_config=AudioConfig(),
-                processing_flags=flags_at.get(seq),
-                sample_offset=offset,
-                num_samples=len(part),
-                audio=float_to_pcm16(part),
-            )
-        )
-    events.append(
-        AudioStreamEnded(
-            session_id=session_id,
-            last_seq=len(offsets) - 1,
-            total_chunks=len(offsets),
-            total_samples=len(samples),
-        )
+    return live_session_log(
+        session_id,
+        samples,
+        flags=ProcessingFlags(transcribe=False),
+        chunk_samples=_CHUNK,
+        flags_at=flags_at,
     )
-    return events
 
 
 async def _results(recognizer: LocalWhisperRecognizer, events: list[EventPayload]) -> list[Any]:

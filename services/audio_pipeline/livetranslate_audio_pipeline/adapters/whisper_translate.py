@@ -189,7 +189,9 @@ class WhisperSpeechTranslator(LocalWhisperRecognizer):
         task = "transcribe" if language == ENGLISH else "translate"
         try:
             with self._lock:
-                self._model.encoder_frames = encoder_frames_for(len(samples), 30.0)
+                self._model.encoder_frames = encoder_frames_for(
+                    len(samples), self._decoding.encoder_window_s
+                )
                 segments, _info = self._model.transcribe(
                     samples,
                     task=task,
