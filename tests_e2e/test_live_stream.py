@@ -134,6 +134,9 @@ async def test_pipeline_killed_mid_stream_loses_and_repeats_nothing(
 
     session_id, received = await _stream(running_system, samples, during=kill_after_two_finals)
     assert kills, "the worker was never killed"
+    # The client's stream had no gaps: one reported means the new worker skipped records.
+    irregular = [m for _, m in received if m["type"] == "stream_irregularity"]
+    assert irregular == [], irregular
     finals = _finals(received)
     segment_ids = [m["segment_id"] for _, m in finals]
     assert len(segment_ids) == len(set(segment_ids)), "a final segment was repeated"

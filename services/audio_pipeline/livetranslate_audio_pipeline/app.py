@@ -6,12 +6,10 @@ it when ``agents`` is imported (``autodiscover`` below).
 
 from __future__ import annotations
 
-import faust
-
 from livetranslate_audio_pipeline.config import PipelineSettings
 from livetranslate_common.catalogue import SESSION_PARTITIONS
 from livetranslate_common.faust_codec import CODEC_NAME, register_codec
-from livetranslate_common.faust_support import broker_urls
+from livetranslate_common.faust_support import RecoveringApp, broker_urls
 from livetranslate_common.log import logging_config
 from livetranslate_common.settings import KafkaSettings
 
@@ -20,7 +18,7 @@ register_codec()
 kafka_settings = KafkaSettings()
 pipeline_settings = PipelineSettings()
 
-app = faust.App(
+app = RecoveringApp(
     f"{kafka_settings.topic_prefix}{pipeline_settings.app_id}",
     broker=broker_urls(kafka_settings.bootstrap_servers),
     value_serializer=CODEC_NAME,

@@ -114,9 +114,9 @@ async def transcriber() -> SessionTranscriber:
 
 @app.agent(audio_ingest)
 async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
+    sessions = await transcriber()
     async for event in stream.events():
         envelope: Envelope = event.value
-        sessions = await transcriber()
         started = time.perf_counter()
         session_id = event.key.decode("utf-8", "replace") if event.key else None
         position = LogPosition(event.message.partition, event.message.offset)

@@ -1,0 +1,46 @@
+"""The app's flow control: a rebalance's revoke drops queued records, its resume does not."""
+
+from __future__ import annotations
+
+import pytest
+from mode.utils.queues import FlowControlQueue
+
+from livetranslate_common.faust_support import RecoveringApp, broker_urls
+
+
+def _queue_with(app: RecoveringApp, *items: str) -> FlowControlQueue[str]:
+    # A stream's input queue, as Faust creates one for every agent's channel.
+    queue: FlowControlQueue[str] = FlowControlQueue(
+        maxsize=10, flow_control=app.flow_control, clear_on_resume=True
+    )
+    for item in items:
+        queue.put_nowait(item)
+    return queue
+
+
+async def test_records_queued_when_flow_resumes_are_kept() -> None:
+    app = RecoveringApp("flow-test", broker="memory://", store="memory://")
+    flow = app.flow_control
+    flow.suspend()
+    queue = _queue_with(app, "fetched after the seek", "and this")
+    flow.resume()
+    assert flow.is_active()
+    assert queue.qsize() == 2
+    assert queue.get_nowait() == "fetched after the seek"
+
+
+async def test_revoking_partitions_still_drops_what_was_queued() -> None:
+    app = RecoveringApp("flow-test", broker="memory://", store="memory://")
+    queue = _queue_with(app, "stale")
+    # What Faust does when partitions are revoked: suspend, then clear.
+    app.flow_control.suspend()
+    app.flow_control.clear()
+    assert queue.qsize() == 0
+    app.flow_control.resume()
+    assert queue.qsize() == 0
+
+
+def test_broker_urls_take_the_kafka_convention() -> None:
+    assert broker_urls("a:9092, b:9093") == ["kafka://a:9092", "kafka://b:9093"]
+    with pytest.raises(ValueError, match="empty"):
+        broker_urls(" , ")
