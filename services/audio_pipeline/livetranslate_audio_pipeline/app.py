@@ -42,6 +42,7 @@ app = RecoveringApp(
     # events as well: a commit holds the stream while it flushes the producer, and at 100
     # events per commit 250 chunks/s queued up for over a second (measured).
     broker_commit_interval=1.0,
+    consumer_max_fetch_size=pipeline_settings.fetch_max_bytes_per_partition,
     web_enabled=True,
     web_host=pipeline_settings.web_host,
     web_port=pipeline_settings.web_port,
