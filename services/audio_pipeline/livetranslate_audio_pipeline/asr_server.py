@@ -10,8 +10,9 @@ Endpoints:
 - ``POST /v1/audio/transcriptions`` (multipart): ``file`` (WAV, or anything PyAV decodes),
   ``model`` (required, any name: the server has one model and reports it), ``language``
   (a Whisper language code), ``response_format`` (``json``, ``text``, ``verbose_json``),
-  ``timestamp_granularities[]`` (``word``, ``segment``). ``prompt`` and ``temperature`` are
-  accepted and ignored.
+  ``timestamp_granularities[]`` (``word``, ``segment``). ``prompt`` (the text said before
+  the audio; its last 800 characters condition the model) and ``temperature`` (accepted and
+  ignored).
 - ``GET /v1/models``, ``GET /health``.
 
 Guards: the request body is limited (``--max-upload-mb``, checked on Content-Length and
@@ -52,7 +53,11 @@ from livetranslate_audio_pipeline.adapters.remote_whisper import (
 )
 from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
 from livetranslate_audio_pipeline.core.errors import PipelineError
-from livetranslate_audio_pipeline.core.recognition import Recognition, SpeechRecognizer
+from livetranslate_audio_pipeline.core.recognition import (
+    Recognition,
+    SpeechRecognizer,
+    recognition_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +305,12 @@ def create_app(
         async with busy:
             try:
                 recognition = await asyncio.to_thread(
-                    functools.partial(recognizer.recognize, samples, language=code)
+                    functools.partial(
+                        recognizer.recognize,
+                        samples,
+                        language=code,
+                        context=recognition_context([prompt or ""], keep=1),
+                    )
                 )
             except PipelineError as exc:
                 log.warning("recognition failed: %s", exc)

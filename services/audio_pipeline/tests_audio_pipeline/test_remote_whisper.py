@@ -89,6 +89,14 @@ def test_recognizes_a_piper_sentence_with_words_and_timings(
     assert remote.model_name == "whisper-1"
 
 
+def test_a_context_travels_as_the_prompt_and_is_decoded_with(
+    remote: RemoteWhisperRecognizer, sentence: tuple[FloatSamples, str]
+) -> None:
+    span, text = sentence
+    result = remote.recognize(span, language="en", context="Good morning everyone.")
+    assert word_error_rate(text, result.text) <= 0.1, result.text
+
+
 def test_other_rates_and_channels_are_decoded(
     server_url: str, sentence: tuple[FloatSamples, str]
 ) -> None:
@@ -228,6 +236,7 @@ class _Failing:
         *,
         language: str | None = None,
         mode: RecognitionMode = RecognitionMode.BATCH,
+        context: str | None = None,
     ) -> Recognition:
         if self.delay_s:
             time.sleep(self.delay_s)

@@ -13,11 +13,16 @@ from livetranslate_audio_pipeline.adapters.whisper_local import (
     encoder_frames_for,
 )
 from livetranslate_audio_pipeline.core.errors import ModelUnavailableError
-from livetranslate_audio_pipeline.core.recognition import RecognitionMode
+from livetranslate_audio_pipeline.core.recognition import (
+    MAX_CONTEXT_CHARS,
+    RecognitionMode,
+    recognition_context,
+)
 from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
     FloatSamples,
     SpokenLine,
+    conversation,
     word_error_rate,
 )
 
@@ -94,3 +99,27 @@ def test_the_short_window_hears_what_the_full_one_does(
         # Word timings stay on the audio's clock.
         assert abs(heard.words[-1].end_ms - reference.words[-1].end_ms) <= 200
         assert heard.words[-1].end_ms <= len(span) * 1000 // SAMPLE_RATE + 100
+
+
+def test_a_prompt_does_not_run_on_past_the_speech(recognizer: LocalWhisperRecognizer) -> None:
+    # The bench conversation's seventh sentence after its sixth: unguarded, tiny.en says it
+    # twice and goes on with "We'll see you next time" until the tokens run out.
+    before = "Let us meet again next week at the same time to decide on the final plan."
+    line = "The budget for travel stays the same as last year."
+    samples, truth = conversation([("piper", line)], pause_s=0.3)
+    span = samples[(truth[0].start_ms - 160) * 16 : (truth[0].end_ms + 160) * 16]
+    prompted = recognizer.recognize(span, mode=RecognitionMode.LIVE, context=before)
+    assert word_error_rate(line, prompted.text) <= 0.1, prompted.text
+    duration_ms = len(span) * 1000 // SAMPLE_RATE
+    assert all(word.start_ms < duration_ms for word in prompted.words)
+    assert prompted.text == " ".join(word.word for word in prompted.words)
+
+
+def test_recognition_context_keeps_the_latest_texts_within_bounds() -> None:
+    assert recognition_context([], keep=2) is None
+    assert recognition_context(["one.", "two.", "three."], keep=2) == "two. three."
+    assert recognition_context(["one."], keep=0) is None
+    long = recognition_context(["x" * 5000, "end."], keep=2)
+    assert long is not None
+    assert len(long) == MAX_CONTEXT_CHARS
+    assert long.endswith("end.")

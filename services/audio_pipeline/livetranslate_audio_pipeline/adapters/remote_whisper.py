@@ -128,6 +128,7 @@ class RemoteWhisperRecognizer:
         *,
         language: str | None = None,
         mode: RecognitionMode = RecognitionMode.BATCH,
+        context: str | None = None,
     ) -> Recognition:
         # ``mode`` changes nothing here: the service decodes as it is configured to.
         data: dict[str, Any] = {
@@ -135,6 +136,8 @@ class RemoteWhisperRecognizer:
             "response_format": "verbose_json",
             "timestamp_granularities[]": ["word", "segment"],
         }
+        if context:
+            data["prompt"] = context
         code = primary_language(language)
         if code is not None:
             data["language"] = code

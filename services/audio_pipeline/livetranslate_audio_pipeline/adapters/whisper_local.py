@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livetranslate_audio_pipeline.adapters import whisper_run_on as run_on
 from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE, Samples
 from livetranslate_audio_pipeline.core.errors import ModelUnavailableError, RecognitionError
 from livetranslate_audio_pipeline.core.recognition import (
@@ -171,9 +172,17 @@ class LocalWhisperRecognizer:
         *,
         language: str | None = None,
         mode: RecognitionMode = RecognitionMode.BATCH,
+        context: str | None = None,
     ) -> Recognition:
         if self._english_only:
             language = "en"
+        duration_s = len(samples) / PIPELINE_SAMPLE_RATE
+        # The previous finals as a prompt (see whisper_run_on for what it is guarded against).
+        prompt: dict[str, Any] = (
+            {"initial_prompt": context, "max_new_tokens": run_on.max_new_tokens(duration_s)}
+            if context
+            else {}
+        )
         try:
             with self._lock:
                 self._model.encoder_frames = encoder_frames_for(
@@ -187,8 +196,13 @@ class LocalWhisperRecognizer:
                     word_timestamps=True,
                     condition_on_previous_text=False,
                     vad_filter=False,
+                    **prompt,
                 )
-                segment_list = list(segments)
+                segment_list = [
+                    segment
+                    for segment in segments
+                    if not prompt or run_on.segment_is_spoken(segment.start, duration_s)
+                ]
         except Exception as exc:  # CTranslate2 raises plain RuntimeErrors
             raise RecognitionError(f"whisper failed: {exc}") from exc
         words: list[RecognizedWord] = []
@@ -204,6 +218,10 @@ class LocalWhisperRecognizer:
                         probability=float(word.probability),
                     )
                 )
-        text = " ".join(segment.text.strip() for segment in segment_list).strip()
+        if prompt:
+            words = run_on.spoken_words(words, round(duration_s * 1000))
+            text = " ".join(word.word for word in words)
+        else:
+            text = " ".join(segment.text.strip() for segment in segment_list).strip()
         confidence = math.exp(sum(log_probs) / len(log_probs)) if log_probs else None
         return Recognition(text=text, language=info.language, words=words, confidence=confidence)

@@ -37,6 +37,9 @@ class SessionCheckpoint:
     completed: bool = False
     # Revisions given out so far per open segment, so numbering goes on after a take-over.
     revisions: dict[str, int] | None = None
+    # Texts of the latest finals: the next final's recognition context, the same after a
+    # take-over as it would have been.
+    recent_finals: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class SessionCheckpoint:
             "finalized_until_sample": self.finalized_until_sample,
             "completed": self.completed,
             "revisions": self.revisions or {},
+            "recent_finals": self.recent_finals or [],
         }
 
     @classmethod
@@ -62,6 +66,7 @@ class SessionCheckpoint:
             finalized_until_sample=int(data["finalized_until_sample"]),
             completed=bool(data.get("completed", False)),
             revisions={str(k): int(v) for k, v in data.get("revisions", {}).items()},
+            recent_finals=[str(text) for text in data.get("recent_finals", [])],
         )
 
 

@@ -57,6 +57,8 @@ class OpenSession:
     timing: StreamTiming = field(default_factory=StreamTiming)
     timing_changed: bool = False
     final_segments: int = 0
+    # Texts of the latest finals (oldest first): the next final's recognition context.
+    recent_finals: list[str] = field(default_factory=list)
     # Revisions already given out per open segment (partials published so far).
     revisions: dict[str, int] = field(default_factory=dict)
     # Monotonic time the newest chunk reached us: the reference for result latency.

@@ -54,7 +54,10 @@ from livetranslate_audio_pipeline.core.speakers import (
 from livetranslate_audio_pipeline.core.stream_timing import ChunkVerdict, StreamTiming
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.translation_stage import translations_for
-from livetranslate_audio_pipeline.core.utterance_recognition import UtteranceRecognition
+from livetranslate_audio_pipeline.core.utterance_recognition import (
+    CONTEXT_FINALS,
+    UtteranceRecognition,
+)
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
     PauseBegan,
@@ -350,6 +353,7 @@ class SessionTranscriber:
         session.final_segments = checkpoint.final_segments
         session.finalized_until_sample = checkpoint.finalized_until_sample
         session.revisions.update(checkpoint.revisions or {})
+        session.recent_finals = list(checkpoint.recent_finals or [])
         speakers = self._store.load_speakers(session_id) if self._store else None
         if speakers is not None:
             session.speaker_state = SpeakerRegistryState.from_dict(speakers)
@@ -423,6 +427,7 @@ class SessionTranscriber:
                 final_segments=session.final_segments,
                 finalized_until_sample=session.finalized_until_sample,
                 revisions=dict(session.revisions),
+                recent_finals=list(session.recent_finals),
             ),
         )
         if session.speakers_changed and session.speaker_state is not None:
@@ -538,6 +543,10 @@ class SessionTranscriber:
             if not recognised.recognition.text:
                 continue
             session.final_segments += 1
+            session.recent_finals = [
+                *session.recent_finals[-(CONTEXT_FINALS - 1) :],
+                recognised.recognition.text,
+            ]
             session.finalized_until_sample = event.audio.end_sample
             final = self._segment(
                 session,
