@@ -45,7 +45,7 @@ class ContextRecorder:
 async def test_each_final_hears_the_two_before_it() -> None:
     samples, _ = conversation(LINES, pause_s=1.2)
     recorder = ContextRecorder(LocalWhisperRecognizer.embedded_tiny_en())
-    transcriber = SessionTranscriber(recorder, run_id="t", pipeline_version="t")
+    transcriber = SessionTranscriber(recorder, run_id="t", pipeline_version="t", context_finals=2)
     finals: list[str] = []
     log = live_session_log("ctx", samples, flags=ProcessingFlags(diarize=False))
     for event in log:
@@ -59,6 +59,16 @@ async def test_each_final_hears_the_two_before_it() -> None:
     assert finals[0] in recorder.final_contexts
     assert f"{finals[0]} {finals[1]}" in recorder.final_contexts
     assert all(context != " ".join(finals) for context in recorder.final_contexts)
+
+
+async def test_without_context_finals_no_recognition_gets_a_context() -> None:
+    samples, _ = conversation(LINES[:2], pause_s=1.2)
+    recorder = ContextRecorder(LocalWhisperRecognizer.embedded_tiny_en())
+    transcriber = SessionTranscriber(recorder, run_id="t", pipeline_version="t")
+    for event in live_session_log("plain", samples, flags=ProcessingFlags(diarize=False)):
+        await transcriber.handle(event)
+    assert len(recorder.final_contexts) >= 2
+    assert set(recorder.final_contexts) == {None}
 
 
 def test_the_context_is_part_of_the_checkpoint() -> None:

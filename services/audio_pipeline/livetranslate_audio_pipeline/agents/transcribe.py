@@ -90,6 +90,7 @@ def _build_transcriber() -> SessionTranscriber:
         partial_interval_ms=settings.partial_interval_ms,
         speculate_after_ms=settings.speculate_after_ms,
         checkpoint_every_ms=settings.checkpoint_every_ms,
+        context_finals=settings.context_finals,
         publish_partial=_publish_partial,
         translation=build_translation_router(settings),
         store=FaustSessionStore(session_progress, session_speakers, session_timing),

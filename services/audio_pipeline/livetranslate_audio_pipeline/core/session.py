@@ -55,7 +55,6 @@ from livetranslate_audio_pipeline.core.stream_timing import ChunkVerdict, Stream
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.translation_stage import translations_for
 from livetranslate_audio_pipeline.core.utterance_recognition import (
-    CONTEXT_FINALS,
     UtteranceRecognition,
 )
 from livetranslate_audio_pipeline.core.utterance_tracker import (
@@ -106,6 +105,7 @@ class SessionTranscriber:
         partial_interval_ms: int = 1000,
         speculate_after_ms: int | None = 64,
         checkpoint_every_ms: int = 0,
+        context_finals: int = 0,
         publish_partial: PublishPartial | None = None,
         translation: TranslationRouter | None = None,
         speakers: SpeakerRegistry | None = None,
@@ -131,7 +131,9 @@ class SessionTranscriber:
         self._publish_partial = publish_partial
         self._sessions: dict[str, OpenSession] = {}
         self._gate = RecognitionGate()
-        self._recognition = UtteranceRecognition(recognizer, self._gate)
+        self._recognition = UtteranceRecognition(
+            recognizer, self._gate, context_finals=context_finals
+        )
         # Newest pending partial per session; dict order is submission order.
         self._previews: PreviewScheduler[PartialJob] = PreviewScheduler(
             self._gate, self._run_partial
@@ -543,10 +545,11 @@ class SessionTranscriber:
             if not recognised.recognition.text:
                 continue
             session.final_segments += 1
-            session.recent_finals = [
-                *session.recent_finals[-(CONTEXT_FINALS - 1) :],
-                recognised.recognition.text,
-            ]
+            if self._recognition.context_finals:
+                session.recent_finals = [
+                    *session.recent_finals[-(self._recognition.context_finals - 1) :],
+                    recognised.recognition.text,
+                ][-self._recognition.context_finals :]
             session.finalized_until_sample = event.audio.end_sample
             final = self._segment(
                 session,

@@ -29,14 +29,15 @@ from livetranslate_audio_pipeline.core.utterance_tracker import UtteranceAudio
 
 log = logging.getLogger(__name__)
 
-# Finals whose text is the next final's context.
-CONTEXT_FINALS = 2
-
 
 class UtteranceRecognition:
-    def __init__(self, recognizer: SpeechRecognizer, gate: RecognitionGate) -> None:
+    def __init__(
+        self, recognizer: SpeechRecognizer, gate: RecognitionGate, *, context_finals: int = 0
+    ) -> None:
         self._recognizer = recognizer
         self._gate = gate
+        # Finals whose text is the next final's context (0: none).
+        self.context_finals = context_finals
 
     @property
     def model_name(self) -> str:
@@ -80,10 +81,9 @@ class UtteranceRecognition:
         async with self._gate.final():
             started = time.monotonic()
             mode = RecognitionMode.LIVE if session.live else RecognitionMode.BATCH
-            # Finals hear what was said just before them (tiny.en on the bench conversation:
-            # WER 12.1% -> 10.7%; see adapters/whisper_run_on). Previews go without: they are
-            # replaced anyway, and a prompt makes them slower.
-            context = recognition_context(session.recent_finals, keep=CONTEXT_FINALS)
+            # Finals may hear what was said just before them (PipelineSettings.context_finals).
+            # Previews go without: they are replaced anyway.
+            context = recognition_context(session.recent_finals, keep=self.context_finals)
             recognition = await self._recognize(session, audio.samples, mode, context)
             asr_ms = round((time.monotonic() - started) * 1000)
             embedding = None
