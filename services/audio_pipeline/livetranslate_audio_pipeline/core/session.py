@@ -54,9 +54,7 @@ from livetranslate_audio_pipeline.core.speakers import (
 from livetranslate_audio_pipeline.core.stream_timing import ChunkVerdict, StreamTiming
 from livetranslate_audio_pipeline.core.translation import TranslationRouter
 from livetranslate_audio_pipeline.core.translation_stage import translations_for
-from livetranslate_audio_pipeline.core.utterance_recognition import (
-    UtteranceRecognition,
-)
+from livetranslate_audio_pipeline.core.utterance_recognition import UtteranceRecognition
 from livetranslate_audio_pipeline.core.utterance_tracker import (
     PartialDue,
     PauseBegan,
@@ -545,11 +543,7 @@ class SessionTranscriber:
             if not recognised.recognition.text:
                 continue
             session.final_segments += 1
-            if self._recognition.context_finals:
-                session.recent_finals = [
-                    *session.recent_finals[-(self._recognition.context_finals - 1) :],
-                    recognised.recognition.text,
-                ][-self._recognition.context_finals :]
+            self._recognition.remember_final(session, recognised.recognition.text)
             session.finalized_until_sample = event.audio.end_sample
             final = self._segment(
                 session,

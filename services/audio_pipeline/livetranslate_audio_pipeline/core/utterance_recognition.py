@@ -73,6 +73,11 @@ class UtteranceRecognition:
                 speculation.task.cancel()
         return await self._recognise_whole(session, audio)
 
+    def remember_final(self, session: OpenSession, text: str) -> None:
+        """A final was published: it is context for the ones after it."""
+        if self.context_finals:
+            session.recent_finals = [*session.recent_finals, text][-self.context_finals :]
+
     async def preview(self, session: OpenSession, samples: Samples) -> Recognition:
         """A partial result's words; the caller holds the gate (the preview scheduler)."""
         return await self._recognize(session, samples, RecognitionMode.PREVIEW)
