@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any, ClassVar
 
+import aiokafka
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TransportT
 from mode.utils.queues import FlowControlEvent
+
+# How long the broker may hold a fetch that finds no new records (Faust fixes it at 1.5 s).
+DEFAULT_FETCH_MAX_WAIT_MS = 50
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -42,9 +49,53 @@ class _FlowControl(FlowControlEvent):
             super().clear()
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with the app's fetch wait instead of Faust's fixed 1.5 s.
+
+    aiokafka keeps one fetch in flight per broker and leaves out of it the partitions whose
+    records the app has not yet taken. So a fetch is often sent for the quiet partitions only
+    (results, changelogs), the broker holds it for the full wait because nothing arrives there,
+    and the busy partitions cannot be fetched meanwhile. With 1.5 s, 250 live sessions on one
+    worker ran in a cycle of 1.5 s stalls and 4,000-record batches, lagging by 1.5-2.5 s with
+    a third of the CPU idle (measured: half the fetches took exactly 1.5 s).
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust passes no setting for it. aiokafka reads it when start() builds the fetcher,
+        # which comes after this.
+        consumer._fetch_max_wait_ms = getattr(
+            self.app, "fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS
+        )
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer: ClassVar[type[_Consumer]] = _Consumer
+
+
 class RecoveringApp(faust.App):
-    """A Faust app that keeps the records fetched while its recovery completes."""
+    """A Faust app that keeps the records fetched while its recovery completes, and whose
+    consumer does not let a fetch of quiet partitions hold up the busy ones for long."""
+
+    def __init__(
+        self, *args: Any, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS, **kwargs: Any
+    ) -> None:
+        if fetch_max_wait_ms < 1:
+            raise ValueError(f"fetch_max_wait_ms must be at least 1, got {fetch_max_wait_ms}")
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(*args, **kwargs)
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         return _FlowControl(loop=self.loop)
+
+    def _new_transport(self) -> TransportT:
+        if self.conf.broker_consumer[0].scheme != "kafka":
+            return super()._new_transport()  # memory:// in unit tests
+        return _Transport(self.conf.broker_consumer, self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils.queues import FlowControlQueue
 
 from livetranslate_common.faust_support import RecoveringApp, broker_urls
@@ -44,3 +45,25 @@ def test_broker_urls_take_the_kafka_convention() -> None:
     assert broker_urls("a:9092, b:9093") == ["kafka://a:9092", "kafka://b:9093"]
     with pytest.raises(ValueError, match="empty"):
         broker_urls(" , ")
+
+
+async def test_the_consumer_fetches_with_the_apps_wait_not_fausts() -> None:
+    app = RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9", fetch_max_wait_ms=20)
+    consumer_service = app.consumer
+    assert isinstance(consumer_service, faust_aiokafka.Consumer)
+    thread = consumer_service._thread
+    transport = app.transport
+    assert isinstance(transport, faust_aiokafka.Transport)
+    consumer = thread._create_worker_consumer(transport)
+    try:
+        # aiokafka builds its fetcher from this when the consumer starts; Faust would pass 1500.
+        assert consumer._fetch_max_wait_ms == 20
+    finally:
+        await consumer.stop()
+        thread.thread_loop.close()  # the thread's own loop, never started here
+
+
+def test_the_default_fetch_wait_is_short_and_a_bad_one_is_refused() -> None:
+    assert RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9").fetch_max_wait_ms == 50
+    with pytest.raises(ValueError, match="at least 1"):
+        RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9", fetch_max_wait_ms=0)

@@ -43,6 +43,7 @@ app = RecoveringApp(
     # events per commit 250 chunks/s queued up for over a second (measured).
     broker_commit_interval=1.0,
     consumer_max_fetch_size=pipeline_settings.fetch_max_bytes_per_partition,
+    fetch_max_wait_ms=pipeline_settings.fetch_max_wait_ms,
     web_enabled=True,
     web_host=pipeline_settings.web_host,
     web_port=pipeline_settings.web_port,

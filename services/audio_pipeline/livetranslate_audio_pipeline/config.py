@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from livetranslate_common.faust_support import DEFAULT_FETCH_MAX_WAIT_MS
+
 
 class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PIPELINE_", extra="ignore")
@@ -23,6 +25,9 @@ class PipelineSettings(BaseSettings):
     # 1 MiB held a worker at about 8 MB/s of chunks with its CPU half idle (500 simulated
     # sessions of 200 ms chunks fell 7 s behind; 1.7 s with 8 MiB).
     fetch_max_bytes_per_partition: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    # How long the broker may hold a fetch that finds nothing new: it bounds how long quiet
+    # partitions can hold up busy ones (see livetranslate_common.faust_support).
+    fetch_max_wait_ms: int = Field(default=DEFAULT_FETCH_MAX_WAIT_MS, ge=1, le=1500)
     # Faust's local data (RocksDB or memory stores, its own bookkeeping).
     data_dir: Path = Field(default=Path("pipeline-data"), validation_alias="APP_DATADIR")
     # An operator-provided CTranslate2 Whisper folder instead of the embedded tiny.en.
