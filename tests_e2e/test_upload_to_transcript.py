@@ -40,11 +40,14 @@ async def _upload_and_listen(
     return messages
 
 
+_READ_MODEL_TABLES = ("sessions", "segments", "processing_failures", "session_speaker_names")
+
+
 def _table_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
         return {
             table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-            for table in ("sessions", "segments", "processing_failures", "session_speaker_names")
+            for table in _READ_MODEL_TABLES
         }
 
 
@@ -115,17 +118,16 @@ async def test_speech_in_words_out(
         assert stored == live
         await _rename_after_the_end(client, session_id, running_system.database_url)
 
-    # Replaying every event of both topics into the read model again changes no row.
+    # audio-results alone rebuilds the read model row for row (the audio is never read), and
+    # projecting it a second time changes nothing.
     before = _table_snapshot(running_system.database_url)
     assert len(before["segments"]) == len(finals)
-    events = [
-        decode_event(value)
-        for topic in ("audio-ingest", "audio-results")
-        for value in read_topic(running_system.topics, topic)
-    ]
+    events = [decode_event(value) for value in read_topic(running_system.topics, "audio-results")]
     async with await psycopg.AsyncConnection.connect(
         running_system.database_url, autocommit=True
     ) as conn:
+        await conn.execute(f"TRUNCATE {', '.join(_READ_MODEL_TABLES)}")
+        assert _table_snapshot(running_system.database_url)["sessions"] == []
         for _ in range(2):
             for envelope in events:
                 await project_event(conn, envelope)

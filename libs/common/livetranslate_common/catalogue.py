@@ -74,6 +74,11 @@ AUDIO_RESULTS = TopicSpec(
         "SpeakerNamesUpdated",
         # Gaps, duplicates, late chunks and client-clock drift the pipeline noticed.
         "StreamIrregularity",
+        # The session's SessionCreated and AudioStreamEnded, forwarded unchanged by the
+        # pipeline, so this topic alone tells each session's story (the read model is
+        # projected from it and rebuilt from it).
+        "SessionCreated",
+        "AudioStreamEnded",
     ),
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,

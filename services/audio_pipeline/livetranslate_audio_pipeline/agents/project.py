@@ -1,4 +1,9 @@
-"""The projector: audio-ingest and audio-results -> the PostgreSQL read model."""
+"""The projector: audio-results -> the PostgreSQL read model.
+
+audio-results carries every session's start and end (forwarded by the transcriber) besides its
+results, so the projector never reads the audio: the worker's audio-ingest stream has one
+subscriber, and a rebuild replays only the results.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ import faust
 from psycopg_pool import AsyncConnectionPool
 
 from livetranslate_audio_pipeline.app import app
-from livetranslate_audio_pipeline.topics import audio_ingest, audio_results
+from livetranslate_audio_pipeline.topics import audio_results
 from livetranslate_common.db import open_pool
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.readmodel.projection import project_event
-from livetranslate_schemas.events import AudioChunkReceived, Envelope
+from livetranslate_schemas.events import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +44,6 @@ async def _project(envelope: Envelope) -> None:
 async def project_results(stream: faust.StreamT[Envelope]) -> None:
     async for envelope in stream:
         await _project(envelope)
-
-
-@app.agent(audio_ingest)
-async def project_sessions(stream: faust.StreamT[Envelope]) -> None:
-    async for envelope in stream:
-        # Chunks are the bulk of this topic and have no place in the read model.
-        if not isinstance(envelope.payload, AudioChunkReceived):
-            await _project(envelope)
 
 
 @app.task

@@ -35,9 +35,20 @@ from livetranslate_common.catalogue import AUDIO_INGEST
 from livetranslate_common.envelope import new_event
 from livetranslate_common.log import log_context, trace_id_var
 from livetranslate_common.serde import encode_key
-from livetranslate_schemas.events import Envelope, EventPayload, TranscriptionCompleted
+from livetranslate_schemas.events import (
+    AudioStreamEnded,
+    Envelope,
+    EventPayload,
+    SessionCreated,
+    TranscriptionCompleted,
+)
 
 log = logging.getLogger(__name__)
+
+# A session's start and end go on to audio-results as they are (same event id, time and
+# trace): that topic alone then tells each session's whole story, so the read model is
+# projected, and rebuilt, from it without reading the audio.
+FORWARDED_TO_RESULTS = (SessionCreated, AudioStreamEnded)
 
 _transcriber: SessionTranscriber | None = None
 _building = asyncio.Lock()
@@ -126,7 +137,12 @@ async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
                 envelope.payload, published_at=envelope.timestamp, position=position
             )
             # Results keep the session's key, so they land in the matching partition.
-            deliveries = [
+            forwarded = (
+                [await audio_results.send(key=event.key, value=envelope)]
+                if isinstance(envelope.payload, FORWARDED_TO_RESULTS)
+                else []
+            )
+            deliveries = forwarded + [
                 await audio_results.send(
                     key=event.key,
                     value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
