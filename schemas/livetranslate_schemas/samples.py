@@ -8,6 +8,7 @@ float32 represents exactly, so decoded records compare equal.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from livetranslate_schemas.events import (
     AnomalyDetected,
@@ -247,3 +248,14 @@ def sample_payloads() -> dict[str, EventPayload]:
         ),
     ]
     return {type(sample).__name__: sample for sample in samples}
+
+
+_P = TypeVar("_P", bound=EventPayload)
+
+
+def sample_of(event_type: type[_P]) -> _P:
+    """The populated sample of one event type, typed as that type."""
+    sample = sample_payloads()[event_type.__name__]
+    if not isinstance(sample, event_type):
+        raise TypeError(f"no sample of {event_type.__name__}")
+    return sample

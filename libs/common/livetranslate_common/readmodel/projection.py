@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import dataclass
 
 import psycopg
 
@@ -88,12 +88,37 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
-async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
-    """Apply one event to the read model; False if the event type is not projected."""
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One write of the read model: the SQL and its parameters."""
+
+    sql: str
+    params: tuple[object, ...]
+    # For a segment's writes: which row, and how the SQL ranks them (see _UPSERT_SEGMENT's
+    # WHERE: a higher revision wins, and at the same revision a final beats a partial; a tie
+    # keeps the row). A batch can drop a write that a later one of the same row outranks.
+    row_key: tuple[str, str, str] | None = None
+    rank: tuple[int, bool] = (0, False)
+
+
+# The order in which a batch applies its statements: a session's row before the updates of
+# it. Within one kind, statements keep the log's order (later revisions, newer names last).
+STATEMENT_ORDER = (
+    _UPSERT_SESSION,
+    _STREAM_ENDED,
+    _SESSION_COMPLETED,
+    _UPSERT_SEGMENT,
+    _REPLACE_SPEAKER_NAMES,
+    _INSERT_FAILURE,
+)
+
+
+def statement_for(envelope: Envelope) -> Statement | None:
+    """The read model's write for one event; None if the event type is not projected."""
     payload = envelope.payload
     match payload:
         case SessionCreated():
-            await conn.execute(
+            return Statement(
                 _UPSERT_SESSION,
                 (
                     payload.session_id,
@@ -107,14 +132,19 @@ async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
                 ),
             )
         case AudioStreamEnded():
-            await conn.execute(
+            return Statement(
                 _STREAM_ENDED,
                 (envelope.timestamp, payload.last_seq, payload.total_samples, payload.session_id),
             )
         case TranscriptionCompleted():
-            await conn.execute(_UPSERT_SEGMENT, _segment_row(envelope, payload))
+            return Statement(
+                _UPSERT_SEGMENT,
+                _segment_row(envelope, payload),
+                row_key=(payload.session_id, payload.run_id, payload.segment_id),
+                rank=(payload.revision, payload.is_final),
+            )
         case SessionProcessingCompleted():
-            await conn.execute(
+            return Statement(
                 _SESSION_COMPLETED,
                 (envelope.timestamp, payload.final_segment_count, payload.session_id),
             )
@@ -122,13 +152,13 @@ async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
             if payload.names is None:
                 # The request (audio-ingest) holds only changes; the pipeline's echo, merged
                 # in log order, is what the read model keeps.
-                return False
-            await conn.execute(
+                return None
+            return Statement(
                 _REPLACE_SPEAKER_NAMES,
                 (payload.session_id, json.dumps(payload.names), envelope.timestamp),
             )
         case ProcessingFailed():
-            await conn.execute(
+            return Statement(
                 _INSERT_FAILURE,
                 (
                     envelope.event_id,
@@ -141,7 +171,15 @@ async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
                 ),
             )
         case _:
-            return False
+            return None
+
+
+async def project_event(conn: AnyConnection, envelope: Envelope) -> bool:
+    """Apply one event to the read model; False if the event type is not projected."""
+    statement = statement_for(envelope)
+    if statement is None:
+        return False
+    await conn.execute(statement.sql, statement.params)
     return True
 
 
@@ -184,7 +222,8 @@ def _segment_row(envelope: Envelope, payload: TranscriptionCompleted) -> tuple[o
         payload.end_ms,
         payload.speaker,
         payload.confidence,
-        json.dumps([asdict(word) for word in payload.words]),
+        # The Avro record form: the same keys as dataclasses.asdict, a tenth of its cost.
+        json.dumps([word.to_avro() for word in payload.words]),
         payload.model,
         payload.pipeline_version,
         envelope.event_id,

@@ -196,6 +196,11 @@ class TestInfrastructure:
 
     def prepare(self, *names: str) -> None:
         """Begin starting ``names`` in the background (idempotent)."""
+        # Imported here, before the threads: two threads importing the devstack package's
+        # modules for the first time at once can deadlock on the import locks (seen when a
+        # test module that needs both is run on its own).
+        import livetranslate_common.devstack  # noqa: F401
+
         for name in names:
             if name not in self._futures:
                 self._futures[name] = self._pool.submit(self._starters[name], self.mode)

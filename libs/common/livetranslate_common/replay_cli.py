@@ -1,0 +1,120 @@
+"""``livetranslate-replay``: the log is the source of truth; read it again.
+
+    livetranslate-replay rebuild [--bootstrap HOST:PORT] [--prefix PREFIX]
+                                 [--database-url URL] [--no-progress]
+
+``rebuild`` migrates the read model's schema, then replaces every row of it by the projection
+of audio-results as that topic stands when the command starts (one transaction: readers see
+the old read model until the new one is complete). Progress goes to stderr, the summary to
+stdout. Exit codes: 0 rebuilt, 1 failed (nothing changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import psycopg
+from tqdm import tqdm
+
+from livetranslate_common.catalogue import AUDIO_RESULTS
+from livetranslate_common.readmodel.migrate import apply_migrations
+from livetranslate_common.readmodel.rebuild import RebuildSummary, rebuild_read_model
+from livetranslate_common.replay.topic_snapshot import TopicReadError, TopicSnapshot
+from livetranslate_common.settings import DatabaseSettings, KafkaSettings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    kafka = KafkaSettings()
+    parser = argparse.ArgumentParser(
+        prog="livetranslate-replay", description=(__doc__ or "").split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild the PostgreSQL read model from audio-results"
+    )
+    rebuild.add_argument(
+        "--bootstrap",
+        default=kafka.bootstrap_servers,
+        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS, else %(default)s)",
+    )
+    rebuild.add_argument(
+        "--prefix",
+        default=kafka.topic_prefix,
+        help="prefix of every topic name (default: LIVETRANSLATE_TOPIC_PREFIX)",
+    )
+    rebuild.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL URL (default: DATABASE_URL); never printed, it may hold a password",
+    )
+    rebuild.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+async def rebuild(
+    bootstrap_servers: str, topic: str, database_url: str, *, progress: bool
+) -> RebuildSummary:
+    """Migrate, then rebuild the read model from ``topic``; raises on any failure."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await apply_migrations(conn)
+        with TopicSnapshot(bootstrap_servers, topic) as snapshot:
+            bar = tqdm(
+                total=snapshot.total,
+                unit="event",
+                desc=f"rebuilding from {topic}",
+                disable=not progress,
+                file=sys.stderr,
+            )
+            with bar:
+
+                def advance() -> None:
+                    bar.update()
+
+                values = (m.value() or b"" for m in snapshot.messages())
+                return await rebuild_read_model(conn, values, on_event=advance)
+
+
+def _report(topic: str, summary: RebuildSummary) -> None:
+    print(
+        f"rebuilt the read model from {summary.events} events of {topic} in "
+        f"{summary.seconds:.1f} s ({summary.events_per_second:,.0f} events/s): "
+        f"{summary.projected} projected, {summary.not_projected} with no place in it, "
+        f"{summary.undecodable} undecodable"
+    )
+    for kind, count in sorted(summary.by_type.items()):
+        print(f"  {kind}: {count}")
+    if summary.first_undecodable:
+        # Live, these went to the dead-letter topic; the read model never had them either.
+        print(f"  first undecodable: {summary.first_undecodable}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    topic = f"{args.prefix}{AUDIO_RESULTS.name}"
+    database_url = args.database_url or DatabaseSettings().url
+    try:
+        summary = asyncio.run(
+            rebuild(args.bootstrap, topic, database_url, progress=not args.no_progress)
+        )
+    except (TopicReadError, psycopg.Error) as error:
+        # psycopg's messages name the host and database, never the password.
+        print(
+            f"livetranslate-replay: rebuild failed, read model unchanged: {error}", file=sys.stderr
+        )
+        return EXIT_FAILED
+    _report(topic, summary)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
