@@ -13,6 +13,7 @@ from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
     FloatSamples,
     SpokenLine,
+    silence,
     word_error_rate,
 )
 from livetranslate_schemas.events import (
@@ -99,3 +100,39 @@ async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
     assert len({f.segment_id for f in finals}) == len(finals) == len(truth)
     reference = " ".join(line.text for line in truth)
     assert word_error_rate(reference, " ".join(f.text for f in finals)) <= 0.1
+
+
+async def test_sessions_started_together_save_at_different_moments(
+    recognizer: LocalWhisperRecognizer,
+) -> None:
+    # Twenty sessions whose streams start at once and send no speech: left alone, every one of
+    # them would save its progress on the same chunk of each second.
+    tables = MemoryTables()
+    worker = SessionTranscriber(
+        recognizer,
+        run_id="live",
+        pipeline_version="t",
+        store=tables.store,
+        audio_log=ListAudioLog([]),
+        checkpoint_every_ms=1000,
+    )
+    flags = ProcessingFlags(transcribe=False)
+    logs = {
+        f"together-{n}": live_session_log(
+            f"together-{n}", silence(4.0), flags=flags, chunk_samples=CHUNK
+        )
+        for n in range(20)
+    }
+    saves: dict[str, list[int]] = {session: [] for session in logs}
+    for step in range(len(next(iter(logs.values())))):
+        for session, log in logs.items():
+            before = tables.progress.get(session.encode())
+            await worker.handle(log[step], position=LogPosition(0, step))
+            worker.checkpoint(session)
+            if tables.progress.get(session.encode()) is not before:
+                saves[session].append(step)
+    # Each session still saves about once per second of audio (4 s: the first chunk, 3-4
+    # more, and its end)...
+    assert all(4 <= len(steps) <= 7 for steps in saves.values()), saves
+    # ...but not all on the same chunks: their second saves fall on several different ones.
+    assert len({steps[1] for steps in saves.values()}) >= 3, saves

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -410,8 +411,15 @@ class SessionTranscriber:
             # replays a little more audio and finds the same (no) results. Saving after every
             # 200 ms chunk made the table writes a third of a busy worker's time.
             return
+        first = session.checkpointed_at is None
         session.checkpoint_due = False
-        session.checkpointed_at = session.tracker.position
+        # Sessions that start together would otherwise save together once a period, all of
+        # them in the same instant: a burst of table writes that holds up every chunk behind
+        # it (a lag spike every period with 500 sessions started at once, measured). A phase
+        # per session spreads them over the period.
+        session.checkpointed_at = session.tracker.position - (
+            self._checkpoint_phase(session_id) if first else 0
+        )
         needed_from = session.tracker.buffer_start
         offsets = session.chunk_offsets
         # Keep the chunk that holds the oldest needed sample; drop the ones before it.
@@ -436,6 +444,12 @@ class SessionTranscriber:
         if session.timing_changed:
             self._store.save_timing(session_id, session.timing.to_dict())
             session.timing_changed = False
+
+    def _checkpoint_phase(self, session_id: str) -> int:
+        """A stable offset in [0, period) samples, the same on every worker."""
+        if self._checkpoint_every <= 0:
+            return 0
+        return zlib.crc32(session_id.encode()) % self._checkpoint_every
 
     def _rename_speakers(self, update: SpeakerNamesUpdated) -> SpeakerNamesUpdated:
         """Merge a names request, in log order, into the session's names; the echo carries
