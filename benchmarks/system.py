@@ -19,7 +19,11 @@ from psycopg import sql
 
 from livetranslate_common.catalogue import CATALOGUE
 from livetranslate_common.devstack.processes import free_port
-from livetranslate_common.devstack.services import gateway_process, pipeline_process
+from livetranslate_common.devstack.services import (
+    gateway_process,
+    pipeline_process,
+    projector_process,
+)
 from livetranslate_common.testing.fixtures import KafkaTopics, TestInfrastructure, with_database
 from livetranslate_common.topics import delete_topics, ensure_topics
 
@@ -63,12 +67,15 @@ def running_system(
         pipeline_process(log_dir / f"worker{index}", web_port=port, env=env)
         for index, port in enumerate(ports)
     ]
+    projector = projector_process(log_dir, web_port=free_port(), env=env)
     gateway = gateway_process(log_dir, port=free_port(), env=env)
     try:
         for pipeline in pipelines:
             pipeline.start(wait=False)
+        projector.start(wait=False)
         gateway.start(wait=False)
         gateway.wait_ready(timeout=60)
+        projector.wait_ready(timeout=60)
         for pipeline in pipelines:
             pipeline.wait_ready(timeout=120)
         names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
@@ -82,6 +89,7 @@ def running_system(
         )
     finally:
         gateway.stop()
+        projector.stop()
         for pipeline in pipelines:
             pipeline.stop()
         existing = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics

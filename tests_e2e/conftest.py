@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from livetranslate_common.devstack.processes import ManagedProcess, free_port
-from livetranslate_common.devstack.services import gateway_process, pipeline_process
+from livetranslate_common.devstack.services import (
+    gateway_process,
+    pipeline_process,
+    projector_process,
+)
 from livetranslate_common.testing.fixtures import KafkaTopics
 
 
@@ -32,13 +36,17 @@ def running_system(
         "DATABASE_URL": database,
     }
     pipeline = pipeline_process(tmp_path, web_port=free_port(), env=env)
+    projector = projector_process(tmp_path, web_port=free_port(), env=env)
     gateway = gateway_process(tmp_path, port=free_port(), env=env)
     pipeline.start(wait=False)
+    projector.start(wait=False)
     gateway.start(wait=False)
     try:
         gateway.wait_ready(timeout=60)
+        projector.wait_ready(timeout=60)
         pipeline.wait_ready(timeout=120)
         yield RunningSystem(gateway.url or "", kafka_topics, database, gateway, pipeline)
     finally:
         gateway.stop()
+        projector.stop()
         pipeline.stop()

@@ -194,12 +194,14 @@ def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes | None
 
 def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
     kafka_port, controller_port, pg_port = free_port(), free_port(), free_port()
-    gateway_port, pipeline_port = free_port(), free_port()
+    gateway_port, pipeline_port, projector_port = free_port(), free_port(), free_port()
     ports = [
         "--gateway-port",
         str(gateway_port),
         "--pipeline-port",
         str(pipeline_port),
+        "--projector-port",
+        str(projector_port),
         "--kafka-port",
         str(kafka_port),
         "--kafka-controller-port",
@@ -214,6 +216,7 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
         assert "kafka: started" in out
         assert "postgres: started" in out
         assert "pipeline: started" in out
+        assert "projector: started" in out
         assert "gateway: started" in out
         assert "topics created: " in out
         assert f"DATABASE_URL={db_url}" in out
@@ -228,12 +231,14 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
             "kafka": True,
             "postgres": True,
             "pipeline": True,
+            "projector": True,
             "gateway": True,
         }
         assert {row["name"]: row["port"] for row in status} == {
             "kafka": kafka_port,
             "postgres": pg_port,
             "pipeline": pipeline_port,
+            "projector": projector_port,
             "gateway": gateway_port,
         }
         with urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/health") as response:
@@ -250,7 +255,7 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
             conn.execute("CREATE TABLE kept (value text)")
             conn.execute("INSERT INTO kept VALUES ('survives')")
 
-        assert "stopped: gateway, pipeline, postgres, kafka" in _cli(stack_dir, "down")
+        assert "stopped: gateway, projector, pipeline, postgres, kafka" in _cli(stack_dir, "down")
         assert not port_open("127.0.0.1", gateway_port)
         assert not port_open("127.0.0.1", kafka_port)
         assert not port_open("127.0.0.1", pg_port)

@@ -32,7 +32,11 @@ import soundfile
 import soxr
 
 from livetranslate_common.devstack.processes import ProcessStartError, free_port, port_open
-from livetranslate_common.devstack.services import gateway_process, pipeline_process
+from livetranslate_common.devstack.services import (
+    gateway_process,
+    pipeline_process,
+    projector_process,
+)
 from livetranslate_common.devstack.stack import DevStack
 from livetranslate_gateway.client import GatewayClient, GatewayRequestError, LiveStreamError
 
@@ -271,8 +275,9 @@ def _services(stack: DevStack, env: dict[str, str]) -> tuple[str, list[Any]]:
     run_dir = stack.stack_dir / "demo"
     gateway_port = 8000 if not port_open("127.0.0.1", 8000) else free_port()
     pipeline = pipeline_process(run_dir, web_port=free_port(), env=env)
+    projector = projector_process(run_dir, web_port=free_port(), env=env)
     gateway = gateway_process(run_dir, port=gateway_port, env=env)
-    return f"http://127.0.0.1:{gateway_port}", [pipeline, gateway]
+    return f"http://127.0.0.1:{gateway_port}", [pipeline, projector, gateway]
 
 
 def main(argv: list[str] | None = None) -> int:

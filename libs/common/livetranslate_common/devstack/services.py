@@ -1,4 +1,5 @@
-"""The project's own services as managed processes: the gateway and the audio pipeline.
+"""The project's own services as managed processes: the gateway, the audio pipeline and its
+projector.
 
 The launcher, the end-to-end tests and the benchmarks start them the same way an operator's
 process manager would: as separate processes configured only by environment variables.
@@ -56,9 +57,40 @@ def pipeline_process(
     )
 
 
+def projector_process(
+    run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "projector"
+) -> ManagedProcess:
+    return ManagedProcess(
+        name=name,
+        command=[
+            sys.executable,
+            "-m",
+            "livetranslate_audio_pipeline.projector",
+            "worker",
+            "--loglevel=info",
+            f"--web-port={web_port}",
+            "--web-host=127.0.0.1",
+        ],
+        pid_file=run_dir / f"{name}.pid",
+        log_file=run_dir / f"{name}.log",
+        env={
+            **env,
+            "PROJECTOR_WEB_PORT": str(web_port),
+            "PROJECTOR_DATA_DIR": str(run_dir / "projector-faust"),
+        },
+        # Ready once it has its partitions of audio-results and the read model is migrated.
+        ready=http_ready(f"http://127.0.0.1:{web_port}/health"),
+        port=web_port,
+        url=f"http://127.0.0.1:{web_port}/health",
+        stop_timeout=20.0,
+    )
+
+
 def add_services(stack: DevStack) -> None:
-    """Register the pipeline and the gateway with the local stack (started after Kafka)."""
+    """Register the pipeline, the projector and the gateway with the local stack (started
+    after Kafka)."""
     run_dir = stack.stack_dir / "services"
     env = {**stack.service_env(), "LIVETRANSLATE_TOPIC_PREFIX": KafkaSettings().topic_prefix}
     stack.add_service(pipeline_process(run_dir, web_port=stack.ports.pipeline_web, env=env))
+    stack.add_service(projector_process(run_dir, web_port=stack.ports.projector_web, env=env))
     stack.add_service(gateway_process(run_dir, port=stack.ports.gateway, env=env))

@@ -43,6 +43,7 @@ class StackPorts:
     postgres: int = LOCAL_POSTGRES_PORT
     gateway: int = 8000
     pipeline_web: int = 6066
+    projector_web: int = 6067
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class DevStack:
             "postgres": self.ports.postgres,
             "gateway": self.ports.gateway,
             "pipeline_web": self.ports.pipeline_web,
+            "projector_web": self.ports.projector_web,
         }
         self._state_file.write_text(json.dumps({"ports": ports}, indent=2) + "\n")
 

@@ -1,0 +1,83 @@
+"""audio-results -> the PostgreSQL read model, and the projector's /health and /metrics.
+
+audio-results carries every session's start and end (forwarded by the transcriber) besides its
+results, so the projector never reads the audio, and a rebuild replays only this topic
+(``livetranslate-replay rebuild``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from psycopg_pool import AsyncConnectionPool
+
+from livetranslate_audio_pipeline.projector.app import app, kafka_settings
+from livetranslate_common.catalogue import AUDIO_RESULTS, AUDIO_RESULTS_DLQ
+from livetranslate_common.db import open_pool
+from livetranslate_common.dead_letters import DeadLetteringTopic
+from livetranslate_common.readmodel.migrate import apply_migrations
+from livetranslate_common.readmodel.projection import project_event
+from livetranslate_schemas.events import Envelope
+
+log = logging.getLogger(__name__)
+
+PROJECTED = Counter(
+    "livetranslate_projector_events",
+    "audio-results events read, by type and outcome",
+    ["type", "outcome"],
+)
+
+# Undecodable messages are copied to the dead-letter topic (the gateway reports them too).
+audio_results = DeadLetteringTopic(
+    app,
+    topics=[kafka_settings.topic(AUDIO_RESULTS.name)],
+    dead_letter_topic=kafka_settings.topic(AUDIO_RESULTS_DLQ.name),
+)
+
+_pool: AsyncConnectionPool | None = None
+
+
+async def pool() -> AsyncConnectionPool:
+    global _pool
+    if _pool is None:
+        _pool = await open_pool()
+        async with _pool.connection() as conn:
+            applied = await apply_migrations(conn)
+        if applied:
+            log.info("read model migrated to version %d", applied[-1])
+    return _pool
+
+
+@app.agent(audio_results)
+async def project_results(stream: faust.StreamT[Envelope]) -> None:
+    async for envelope in stream:
+        async with (await pool()).connection() as conn:
+            projected = await project_event(conn, envelope)
+        PROJECTED.labels(
+            type(envelope.payload).__name__, "projected" if projected else "skipped"
+        ).inc()
+
+
+@app.task
+async def migrate_at_start() -> None:
+    await pool()
+
+
+@app.page("/health")
+async def health(web: Any, request: Any) -> Any:
+    assigned = len(app.consumer.assignment()) if app.consumer else 0
+    ready = _pool is not None and assigned > 0
+    body = {
+        "status": "ok" if ready else "starting",
+        "database": _pool is not None,
+        "assigned_partitions": assigned,
+    }
+    return web.json(body, status=200 if ready else 503)
+
+
+@app.page("/metrics")
+async def metrics(web: Any, request: Any) -> Any:
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
