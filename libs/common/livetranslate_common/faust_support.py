@@ -11,6 +11,11 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 from mode.utils.queues import FlowControlEvent
 
+from livetranslate_common.catalogue import SESSION_PARTITIONS
+from livetranslate_common.faust_codec import CODEC_NAME, register_codec
+from livetranslate_common.log import logging_config
+from livetranslate_common.settings import KafkaSettings
+
 # How long the broker may hold a fetch that finds no new records (Faust fixes it at 1.5 s).
 DEFAULT_FETCH_MAX_WAIT_MS = 50
 
@@ -99,3 +104,45 @@ class RecoveringApp(faust.App):
         if self.conf.broker_consumer[0].scheme != "kafka":
             return super()._new_transport()  # memory:// in unit tests
         return _Transport(self.conf.broker_consumer, self)
+
+
+def service_app(
+    app_id: str,
+    *,
+    kafka: KafkaSettings,
+    service: str,
+    web_host: str,
+    web_port: int,
+    session_timeout_s: float,
+    datadir: str,
+    **options: Any,
+) -> RecoveringApp:
+    """A service's Faust app, configured as every one of ours is; ``options`` add to it.
+
+    The id is prefixed like the topics, so deployments (and tests) sharing a cluster keep
+    their consumer groups and internal topics apart.
+    """
+    register_codec()
+    return RecoveringApp(
+        f"{kafka.topic_prefix}{app_id}",
+        broker=broker_urls(kafka.bootstrap_servers),
+        value_serializer=CODEC_NAME,
+        key_serializer="raw",
+        topic_partitions=SESSION_PARTITIONS,
+        # For the topics Faust creates itself (table changelogs); 3 on a real cluster.
+        topic_replication_factor=kafka.replication_factor,
+        # Faust declares only its internal topics; the catalogue's (internal=False) come from
+        # the topic step (livetranslate-topics / the Helm hook) with their retention and cleanup.
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        # A worker that died is noticed after this long, and its partitions move on (Faust's
+        # default of 60 s would stall a session that long after a crash).
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=session_timeout_s / 4,
+        web_enabled=True,
+        web_host=web_host,
+        web_port=web_port,
+        logging_config=logging_config(service),
+        datadir=datadir,
+        **options,
+    )

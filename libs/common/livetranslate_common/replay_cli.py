@@ -21,10 +21,11 @@ import psycopg
 from tqdm import tqdm
 
 from livetranslate_common.catalogue import AUDIO_RESULTS
+from livetranslate_common.cli_args import add_kafka_arguments
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.readmodel.rebuild import RebuildSummary, rebuild_read_model
 from livetranslate_common.replay.topic_snapshot import TopicReadError, TopicSnapshot
-from livetranslate_common.settings import DatabaseSettings, KafkaSettings
+from livetranslate_common.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ EXIT_FAILED = 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    kafka = KafkaSettings()
     parser = argparse.ArgumentParser(
         prog="livetranslate-replay", description=(__doc__ or "").split("\n")[0]
     )
@@ -41,16 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser(
         "rebuild", help="rebuild the PostgreSQL read model from audio-results"
     )
-    rebuild.add_argument(
-        "--bootstrap",
-        default=kafka.bootstrap_servers,
-        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS, else %(default)s)",
-    )
-    rebuild.add_argument(
-        "--prefix",
-        default=kafka.topic_prefix,
-        help="prefix of every topic name (default: LIVETRANSLATE_TOPIC_PREFIX)",
-    )
+    add_kafka_arguments(rebuild)
     rebuild.add_argument(
         "--database-url",
         default=None,
@@ -92,6 +83,9 @@ def _report(topic: str, summary: RebuildSummary) -> None:
     )
     for kind, count in sorted(summary.by_type.items()):
         print(f"  {kind}: {count}")
+    for table, after in summary.rows_after.items():
+        before = summary.rows_before.get(table, 0)
+        print(f"  {table}: {before} rows before, {after} after")
     if summary.first_undecodable:
         # Live, these went to the dead-letter topic; the read model never had them either.
         print(f"  first undecodable: {summary.first_undecodable}")

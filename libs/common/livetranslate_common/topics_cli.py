@@ -25,7 +25,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from livetranslate_common.catalogue import CATALOGUE
-from livetranslate_common.settings import KafkaSettings
+from livetranslate_common.cli_args import add_kafka_arguments
 from livetranslate_common.topics import TopicMismatchError, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,10 @@ EXIT_MISMATCH = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    # Defaults come from the same settings the services read, so the job and the workers
-    # can never disagree about the broker or the prefix.
-    settings = KafkaSettings()
     parser = argparse.ArgumentParser(
         prog="livetranslate-topics", description=(__doc__ or "").split("\n")[0]
     )
-    parser.add_argument(
-        "--bootstrap",
-        default=settings.bootstrap_servers,
-        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS, else %(default)s)",
-    )
-    parser.add_argument(
-        "--prefix",
-        default=settings.topic_prefix,
-        help="prefix of every topic name (default: LIVETRANSLATE_TOPIC_PREFIX)",
-    )
+    add_kafka_arguments(parser)
     parser.add_argument(
         "--wait-seconds",
         type=float,

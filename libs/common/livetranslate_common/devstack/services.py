@@ -32,15 +32,16 @@ def gateway_process(
     )
 
 
-def pipeline_process(
-    run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "pipeline"
+def _faust_worker(
+    module: str, name: str, run_dir: Path, web_port: int, env: Mapping[str, str]
 ) -> ManagedProcess:
+    """``python -m <module> worker``, ready once its /health answers 200."""
     return ManagedProcess(
         name=name,
         command=[
             sys.executable,
             "-m",
-            "livetranslate_audio_pipeline",
+            module,
             "worker",
             "--loglevel=info",
             f"--web-port={web_port}",
@@ -48,42 +49,33 @@ def pipeline_process(
         ],
         pid_file=run_dir / f"{name}.pid",
         log_file=run_dir / f"{name}.log",
-        env={**env, "PIPELINE_WEB_PORT": str(web_port), "APP_DATADIR": str(run_dir / "faust")},
-        # Ready once the worker has its partitions and the speech model is loaded.
+        env=env,
         ready=http_ready(f"http://127.0.0.1:{web_port}/health"),
         port=web_port,
         url=f"http://127.0.0.1:{web_port}/health",
         stop_timeout=20.0,
     )
+
+
+def pipeline_process(
+    run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "pipeline"
+) -> ManagedProcess:
+    """The transcribing worker; ready once it has its partitions and the speech model."""
+    worker_env = {**env, "PIPELINE_WEB_PORT": str(web_port), "APP_DATADIR": str(run_dir / "faust")}
+    return _faust_worker("livetranslate_audio_pipeline", name, run_dir, web_port, worker_env)
 
 
 def projector_process(
     run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "projector"
 ) -> ManagedProcess:
-    return ManagedProcess(
-        name=name,
-        command=[
-            sys.executable,
-            "-m",
-            "livetranslate_audio_pipeline.projector",
-            "worker",
-            "--loglevel=info",
-            f"--web-port={web_port}",
-            "--web-host=127.0.0.1",
-        ],
-        pid_file=run_dir / f"{name}.pid",
-        log_file=run_dir / f"{name}.log",
-        env={
-            **env,
-            "PROJECTOR_WEB_PORT": str(web_port),
-            "PROJECTOR_DATA_DIR": str(run_dir / "projector-faust"),
-        },
-        # Ready once it has its partitions of audio-results and the read model is migrated.
-        ready=http_ready(f"http://127.0.0.1:{web_port}/health"),
-        port=web_port,
-        url=f"http://127.0.0.1:{web_port}/health",
-        stop_timeout=20.0,
-    )
+    """The read-model projector; ready once it has its partitions and the schema is migrated."""
+    projector_env = {
+        **env,
+        "PROJECTOR_WEB_PORT": str(web_port),
+        "PROJECTOR_DATA_DIR": str(run_dir / "projector-faust"),
+    }
+    module = "livetranslate_audio_pipeline.projector"
+    return _faust_worker(module, name, run_dir, web_port, projector_env)
 
 
 def add_services(stack: DevStack) -> None:

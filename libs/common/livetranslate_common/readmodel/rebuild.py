@@ -36,6 +36,10 @@ class RebuildSummary:
     first_undecodable: str | None = None
     seconds: float = 0.0
     by_type: dict[str, int] = field(default_factory=dict)
+    # Rows per table before and after: sessions whose events the topic no longer keeps
+    # (past its retention) are not in the rebuilt read model, and this shows it.
+    rows_before: dict[str, int] = field(default_factory=dict)
+    rows_after: dict[str, int] = field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float:
@@ -90,6 +94,7 @@ async def rebuild_read_model(
     started = time.perf_counter()
     batch = _Batch()
     async with conn.transaction():
+        summary.rows_before = await _row_counts(conn)
         for table in READ_MODEL_TABLES:
             # DELETE, not TRUNCATE: TRUNCATE would lock readers out until the commit.
             await conn.execute(f"DELETE FROM {table}")  # noqa: S608  # constant names
@@ -114,5 +119,15 @@ async def rebuild_read_model(
             if on_event is not None:
                 on_event()
         await batch.write(conn)
+        summary.rows_after = await _row_counts(conn)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+async def _row_counts(conn: AnyConnection) -> dict[str, int]:
+    counts = {}
+    for table in READ_MODEL_TABLES:
+        cursor = await conn.execute(f"SELECT count(*) FROM {table}")  # noqa: S608  # constant
+        row = await cursor.fetchone()
+        counts[table] = int(row[0]) if row else 0  # type: ignore[index]
+    return counts
