@@ -136,3 +136,43 @@ async def test_sessions_started_together_save_at_different_moments(
     assert all(4 <= len(steps) <= 7 for steps in saves.values()), saves
     # ...but not all on the same chunks: their second saves fall on several different ones.
     assert len({steps[1] for steps in saves.values()}) >= 3, saves
+
+
+async def test_a_take_over_after_an_utterance_ends_does_not_publish_its_tail_again(
+    recognizer: LocalWhisperRecognizer,
+    meeting_speech: tuple[FloatSamples, list[SpokenLine]],
+) -> None:
+    # Found by killing the worker five times during live streams: the old owner published an
+    # utterance's final and saved its progress a few chunks later, keeping the last second of
+    # audio as pre-roll for the next utterance; the new owner, replaying from there, heard the
+    # utterance's last word again, and that "utterance" closed after the replay ended.
+    samples, _ = meeting_speech
+    chunk = SAMPLE_RATE // 10  # 100 ms, the gateway's live chunks
+    log = live_session_log(SESSION, samples, flags=ProcessingFlags(), chunk_samples=chunk)
+
+    def worker(tables: MemoryTables) -> SessionTranscriber:
+        return SessionTranscriber(
+            recognizer,
+            run_id="live",
+            pipeline_version="t",
+            store=tables.store,
+            audio_log=ListAudioLog(log),
+            checkpoint_every_ms=1000,
+        )
+
+    async def consume(
+        transcriber: SessionTranscriber, offsets: range
+    ) -> list[tuple[int, int, str]]:
+        results: list[EventPayload] = []
+        for offset in offsets:
+            results += await transcriber.handle(log[offset], position=LogPosition(0, offset))
+            transcriber.checkpoint(SESSION)
+        return [(f.start_ms, f.end_ms, f.text) for f in _finals(results)]
+
+    undisturbed = await consume(worker(MemoryTables()), range(len(log)))
+    tables = MemoryTables()
+    # Crash 1.2 s after the fourth sentence's final (18.6 s into the audio); the consumer had
+    # committed two seconds earlier, so the new owner is handed those chunks again.
+    published = await consume(worker(tables), range(198))
+    published += await consume(worker(tables), range(178, len(log)))
+    assert list(dict.fromkeys(published)) == undisturbed

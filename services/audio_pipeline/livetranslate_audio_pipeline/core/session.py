@@ -88,6 +88,18 @@ DEFAULT_PRESET = "none"
 _SAME_UTTERANCE_SAMPLES = 4800  # 300 ms, less than any pause that ends an utterance
 
 
+def _published_already(session: OpenSession, event: TrackerEvent) -> bool:
+    """Whether ``event`` is about audio whose final is already out.
+
+    An utterance (or a preview or pause of one) ending within the shortest possible pause of
+    the last published final is that final's utterance, seen from a slightly different start:
+    a real next utterance ends at least a pause and some speech later.
+    """
+    if session.finalized_until_sample <= 0:
+        return False
+    return event.audio.end_sample <= session.finalized_until_sample + _SAME_UTTERANCE_SAMPLES
+
+
 PublishPartial = Callable[[str, TranscriptionCompleted], Awaitable[None]]
 
 
@@ -300,16 +312,11 @@ class SessionTranscriber:
 
     @staticmethod
     def _not_yet_published(session: OpenSession, events: list[TrackerEvent]) -> list[TrackerEvent]:
-        """Rebuilding state: no previews, and no final the old owner already published.
-
-        (An utterance ending within the shortest possible pause of the last published one is
-        that one, seen from a slightly different start.)
-        """
-        already_out = session.finalized_until_sample + _SAME_UTTERANCE_SAMPLES
+        """Rebuilding state: no previews, and no final the old owner already published."""
         return [
             event
             for event in events
-            if isinstance(event, UtteranceClosed) and event.audio.end_sample > already_out
+            if isinstance(event, UtteranceClosed) and not _published_already(session, event)
         ]
 
     async def _take_over(
@@ -535,6 +542,11 @@ class SessionTranscriber:
         if not session.options.transcribe:
             return results
         for event in events:
+            if _published_already(session, event):
+                # The tail of an utterance whose final is out, seen again by a worker that took
+                # the session over: its replay started inside that utterance's last second (the
+                # pre-roll kept for the next one) and the utterance closes only after the replay.
+                continue
             segment_id = segment_id_for(session.session_id, event.audio.start_sample)
             if isinstance(event, PartialDue):
                 self._previews.submit(
