@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from dataclasses import dataclass
 
 import psycopg
 from confluent_kafka import Producer
@@ -19,6 +18,7 @@ from psycopg import sql
 
 from livetranslate_common.catalogue import CATALOGUE
 from livetranslate_common.envelope import new_event
+from livetranslate_common.readmodel.rebuild import RebuildSummary
 from livetranslate_common.replay_cli import rebuild
 from livetranslate_common.serde import encode_event, encode_key
 from livetranslate_common.testing.fixtures import with_database
@@ -36,19 +36,9 @@ from livetranslate_schemas.samples import sample_of
 PARTIALS_PER_SEGMENT = 3
 
 
-@dataclass(frozen=True, slots=True)
-class RebuildFigures:
-    events: int
-    seconds: float
-    projected: int
-
-    @property
-    def events_per_second(self) -> float:
-        return self.events / self.seconds
-
-
 def _session_log(session_id: str, segments: int) -> list[EventPayload]:
     segment = sample_of(TranscriptionCompleted)
+    translation = sample_of(TranslationCompleted)
     events: list[EventPayload] = [
         dataclasses.replace(sample_of(SessionCreated), session_id=session_id)
     ]
@@ -65,9 +55,7 @@ def _session_log(session_id: str, segments: int) -> list[EventPayload]:
                 )
             )
         events.append(
-            dataclasses.replace(
-                sample_of(TranslationCompleted), session_id=session_id, segment_id=segment_id
-            )
+            dataclasses.replace(translation, session_id=session_id, segment_id=segment_id)
         )
     events.append(dataclasses.replace(sample_of(AudioStreamEnded), session_id=session_id))
     events.append(dataclasses.replace(sample_of(SessionProcessingCompleted), session_id=session_id))
@@ -76,7 +64,7 @@ def _session_log(session_id: str, segments: int) -> list[EventPayload]:
 
 def rebuild_run(
     bootstrap: str, server_url: str, *, sessions: int = 400, segments: int = 50
-) -> RebuildFigures:
+) -> RebuildSummary:
     """``server_url``: any database on the PostgreSQL server; the run creates its own."""
     prefix = f"rebuild{uuid.uuid4().hex[:6]}-"
     database = f"rebuild_{uuid.uuid4().hex[:8]}"
@@ -93,10 +81,9 @@ def rebuild_run(
                 producer.produce(topic, value, encode_key(session_id))
                 producer.poll(0)
         assert producer.flush(60) == 0
-        summary = asyncio.run(
+        return asyncio.run(
             rebuild(bootstrap, topic, with_database(server_url, database), progress=False)
         )
-        return RebuildFigures(summary.events, summary.seconds, summary.projected)
     finally:
         delete_topics(bootstrap, [spec.full_name(prefix) for spec in CATALOGUE])
         with psycopg.connect(server_url, autocommit=True) as conn:

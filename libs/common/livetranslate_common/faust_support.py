@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -10,6 +11,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 from mode.utils.queues import FlowControlEvent
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from livetranslate_common.catalogue import SESSION_PARTITIONS
 from livetranslate_common.faust_codec import CODEC_NAME, register_codec
@@ -146,3 +148,20 @@ def service_app(
         datadir=datadir,
         **options,
     )
+
+
+def serve_health_and_metrics(app: faust.App, checks: Callable[[], Mapping[str, bool]]) -> None:
+    """``GET /health`` (200 once every check holds and the app owns partitions, else 503, with
+    each check in the body) and ``GET /metrics`` (Prometheus text) on the app's web port."""
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        results = dict(checks())
+        ready = all(results.values()) and assigned > 0
+        body = {"status": "ok" if ready else "starting", **results, "assigned_partitions": assigned}
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

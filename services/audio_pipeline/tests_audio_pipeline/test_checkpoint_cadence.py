@@ -37,6 +37,19 @@ def _log(samples: FloatSamples) -> list[EventPayload]:
     return live_session_log(SESSION, samples, flags=flags, chunk_samples=CHUNK)
 
 
+def _transcriber(
+    recognizer: LocalWhisperRecognizer, tables: MemoryTables, log: list[EventPayload]
+) -> SessionTranscriber:
+    return SessionTranscriber(
+        recognizer,
+        run_id="live",
+        pipeline_version="t",
+        store=tables.store,
+        audio_log=ListAudioLog(log),
+        checkpoint_every_ms=1000,
+    )
+
+
 class CountingTables(MemoryTables):
     def __init__(self) -> None:
         super().__init__()
@@ -72,14 +85,7 @@ async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
     samples, truth = short_speech
     log = _log(samples)
     tables = CountingTables()
-    old = SessionTranscriber(
-        recognizer,
-        run_id="live",
-        pipeline_version="t",
-        store=tables.store,
-        audio_log=ListAudioLog(log),
-        checkpoint_every_ms=1000,
-    )
+    old = _transcriber(recognizer, tables, log)
     crash_at = 1 + int(crash_after_s * SAMPLE_RATE) // CHUNK
     published = await _consume(old, log, range(crash_at), tables)
     chunks = crash_at - 1
@@ -87,14 +93,7 @@ async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
     assert tables.progress_writes <= chunks * CHUNK // SAMPLE_RATE + len(_finals(published)) + 2
     # The consumer had committed further than the last checkpoint: the new owner starts
     # right at the crash and catches up on the rest from the log.
-    new = SessionTranscriber(
-        recognizer,
-        run_id="live",
-        pipeline_version="t",
-        store=tables.store,
-        audio_log=ListAudioLog(log),
-        checkpoint_every_ms=1000,
-    )
+    new = _transcriber(recognizer, tables, log)
     published += await _consume(new, log, range(crash_at, len(log)), tables)
     finals = _finals(published)
     assert len({f.segment_id for f in finals}) == len(finals) == len(truth)
@@ -108,14 +107,7 @@ async def test_sessions_started_together_save_at_different_moments(
     # Twenty sessions whose streams start at once and send no speech: left alone, every one of
     # them would save its progress on the same chunk of each second.
     tables = MemoryTables()
-    worker = SessionTranscriber(
-        recognizer,
-        run_id="live",
-        pipeline_version="t",
-        store=tables.store,
-        audio_log=ListAudioLog([]),
-        checkpoint_every_ms=1000,
-    )
+    worker = _transcriber(recognizer, tables, [])
     flags = ProcessingFlags(transcribe=False)
     logs = {
         f"together-{n}": live_session_log(
@@ -150,29 +142,18 @@ async def test_a_take_over_after_an_utterance_ends_does_not_publish_its_tail_aga
     chunk = SAMPLE_RATE // 10  # 100 ms, the gateway's live chunks
     log = live_session_log(SESSION, samples, flags=ProcessingFlags(), chunk_samples=chunk)
 
-    def worker(tables: MemoryTables) -> SessionTranscriber:
-        return SessionTranscriber(
-            recognizer,
-            run_id="live",
-            pipeline_version="t",
-            store=tables.store,
-            audio_log=ListAudioLog(log),
-            checkpoint_every_ms=1000,
-        )
-
-    async def consume(
-        transcriber: SessionTranscriber, offsets: range
-    ) -> list[tuple[int, int, str]]:
-        results: list[EventPayload] = []
-        for offset in offsets:
-            results += await transcriber.handle(log[offset], position=LogPosition(0, offset))
-            transcriber.checkpoint(SESSION)
+    def finals(results: list[EventPayload]) -> list[tuple[int, int, str]]:
         return [(f.start_ms, f.end_ms, f.text) for f in _finals(results)]
 
-    undisturbed = await consume(worker(MemoryTables()), range(len(log)))
-    tables = MemoryTables()
+    first = CountingTables()
+    undisturbed = finals(
+        await _consume(_transcriber(recognizer, first, log), log, range(len(log)), first)
+    )
+    tables = CountingTables()
     # Crash 1.2 s after the fourth sentence's final (18.6 s into the audio); the consumer had
     # committed two seconds earlier, so the new owner is handed those chunks again.
-    published = await consume(worker(tables), range(198))
-    published += await consume(worker(tables), range(178, len(log)))
-    assert list(dict.fromkeys(published)) == undisturbed
+    published = await _consume(_transcriber(recognizer, tables, log), log, range(198), tables)
+    published += await _consume(
+        _transcriber(recognizer, tables, log), log, range(178, len(log)), tables
+    )
+    assert list(dict.fromkeys(finals(published))) == undisturbed

@@ -1,20 +1,9 @@
-"""``GET /health`` on the worker's web port: 200 once it can process audio, else 503."""
+"""``GET /health`` (200 once the worker can process audio, else 503) and ``GET /metrics``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from livetranslate_audio_pipeline.agents.transcribe import recognizer_loaded
 from livetranslate_audio_pipeline.app import app
+from livetranslate_common.faust_support import serve_health_and_metrics
 
-
-@app.page("/health")
-async def health(web: Any, request: Any) -> Any:
-    assigned = len(app.consumer.assignment()) if app.consumer else 0
-    ready = recognizer_loaded() and assigned > 0
-    body = {
-        "status": "ok" if ready else "starting",
-        "model_loaded": recognizer_loaded(),
-        "assigned_partitions": assigned,
-    }
-    return web.json(body, status=200 if ready else 503)
+serve_health_and_metrics(app, lambda: {"model_loaded": recognizer_loaded()})

@@ -291,7 +291,7 @@ class SessionTranscriber:
             return results
         events = session.tracker.push(samples)
         if replaying:
-            events = self._not_yet_published(session, events)
+            events = self._finals_only(events)
         return results + await self._act_on(session, events)
 
     async def _apply_flags(
@@ -304,20 +304,17 @@ class SessionTranscriber:
         if session.options.transcribe and not options.transcribe:
             closing = session.tracker.flush()
             if replaying:
-                closing = self._not_yet_published(session, closing)
+                closing = self._finals_only(closing)
             results = await self._act_on(session, closing)
         session.options = options
         session.tracker.partials = options.partials and self._publish_partial is not None
         return results
 
     @staticmethod
-    def _not_yet_published(session: OpenSession, events: list[TrackerEvent]) -> list[TrackerEvent]:
-        """Rebuilding state: no previews, and no final the old owner already published."""
-        return [
-            event
-            for event in events
-            if isinstance(event, UtteranceClosed) and not _published_already(session, event)
-        ]
+    def _finals_only(events: list[TrackerEvent]) -> list[TrackerEvent]:
+        """Rebuilding state: no previews or speculation, only utterances that closed (of
+        those, _act_on drops the ones whose final the old owner already published)."""
+        return [event for event in events if isinstance(event, UtteranceClosed)]
 
     async def _take_over(
         self, chunk: AudioChunkReceived, position: LogPosition | None

@@ -8,16 +8,16 @@ results, so the projector never reads the audio, and a rebuild replays only this
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
 from livetranslate_audio_pipeline.projector.app import app, kafka_settings
 from livetranslate_common.catalogue import AUDIO_RESULTS, AUDIO_RESULTS_DLQ
 from livetranslate_common.db import open_pool
 from livetranslate_common.dead_letters import DeadLetteringTopic
+from livetranslate_common.faust_support import serve_health_and_metrics
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_schemas.events import Envelope
@@ -66,18 +66,4 @@ async def migrate_at_start() -> None:
     await pool()
 
 
-@app.page("/health")
-async def health(web: Any, request: Any) -> Any:
-    assigned = len(app.consumer.assignment()) if app.consumer else 0
-    ready = _pool is not None and assigned > 0
-    body = {
-        "status": "ok" if ready else "starting",
-        "database": _pool is not None,
-        "assigned_partitions": assigned,
-    }
-    return web.json(body, status=200 if ready else 503)
-
-
-@app.page("/metrics")
-async def metrics(web: Any, request: Any) -> Any:
-    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+serve_health_and_metrics(app, lambda: {"database": _pool is not None})
