@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -26,8 +25,6 @@ from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.readmodel.rebuild import RebuildSummary, rebuild_read_model
 from livetranslate_common.replay.topic_snapshot import TopicReadError, TopicSnapshot
 from livetranslate_common.settings import DatabaseSettings
-
-log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -92,7 +89,8 @@ def _report(topic: str, summary: RebuildSummary) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # No handler set up: Python's last-resort handler prints warnings and errors to whatever
+    # stderr is at the time (a handler bound to stderr now would outlive a test's capture).
     args = _parser().parse_args(argv)
     topic = f"{args.prefix}{AUDIO_RESULTS.name}"
     database_url = args.database_url or DatabaseSettings().url

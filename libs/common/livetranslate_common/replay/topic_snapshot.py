@@ -10,11 +10,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from livetranslate_common.errors import LiveTranslateError
 
 _POLL_S = 0.2
+# Seen on a partition right after its topic was created (the leader not yet known everywhere).
+_LEADER_MOVING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}
 
 
 class TopicReadError(LiveTranslateError):
@@ -69,13 +71,26 @@ class TopicSnapshot:
         if described is None or described.error is not None or not described.partitions:
             detail = described.error if described is not None else "unknown topic"
             raise TopicReadError(f"topic {self.topic} cannot be read: {detail}")
-        ranges = []
-        for partition in sorted(described.partitions):
-            low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=self._timeout_s
-            )
-            ranges.append(PartitionRange(partition, low, high))
-        return ranges
+        return [self._range(partition) for partition in sorted(described.partitions)]
+
+    def _range(self, partition: int) -> PartitionRange:
+        # A partition whose leader is moving (just created, a broker restarting) answers with
+        # a retriable error for a moment: ask again until the timeout, as a client would.
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=self._timeout_s
+                )
+                return PartitionRange(partition, low, high)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                transient = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _LEADER_MOVING
+                )
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(_POLL_S)
 
     def messages(self) -> Iterator[Message]:
         """Every message of the snapshot, in order within each partition."""
