@@ -1195,6 +1195,155 @@ class StreamIrregularity:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReprocessRequested:
+    """Run a session's recorded audio (audio-ingest) through the pipeline again as a new run,
+    with another model, preset or language settings; the results stand beside the original
+    ones under their own run_id.
+    """
+
+    AVRO_NAME: ClassVar[str] = "io.livetranslate.events.ReprocessRequested"
+
+    #: The session this event belongs to; the Kafka key of session-scoped topics.
+    session_id: str
+    #: The new run's id, chosen by the requester; every result of the run carries it. Never
+    #: "live".
+    run_id: str
+    #: Speech model to recognise with, by the name the reprocessing worker offers it under
+    #: (e.g. "tiny.en", "base").
+    model: str
+    #: The user who asked for the run, when known.
+    requested_by: str | None = None
+    #: Audio-stage preset for the run; null keeps the session's own.
+    preset: str | None = None
+    #: Spoken language (ISO 639-1) for the run; null keeps the session's own.
+    language: str | None = None
+    #: Target languages for the run's translations; null keeps the session's own, an empty
+    #: list asks for none.
+    translate_to: list[str] | None = None
+    #: Attribute speakers in the run; null keeps the session's own setting.
+    diarize: bool | None = None
+    #: Reprocess audio from this time of the session (ms on the session's sample clock);
+    #: null: from its start.
+    start_ms: int | None = None
+    #: Reprocess audio up to this time of the session (ms, exclusive); null: to its end.
+    end_ms: int | None = None
+    #: When the session's audio began to be recorded (its creation): lets the worker seek
+    #: audio-ingest by time instead of scanning the partition from its beginning.
+    audio_since: datetime | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        """This record as the dict fastavro writes."""
+        return {
+            "session_id": self.session_id,
+            "run_id": self.run_id,
+            "model": self.model,
+            "requested_by": self.requested_by,
+            "preset": self.preset,
+            "language": self.language,
+            "translate_to": self.translate_to,
+            "diarize": self.diarize,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "audio_since": self.audio_since,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
+        """The record from the dict fastavro reads (or ``to_avro()`` returns)."""
+        return cls(
+            session_id=data["session_id"],
+            run_id=data["run_id"],
+            model=data["model"],
+            requested_by=data.get("requested_by"),
+            preset=data.get("preset"),
+            language=data.get("language"),
+            translate_to=data.get("translate_to"),
+            diarize=data.get("diarize"),
+            start_ms=data.get("start_ms"),
+            end_ms=data.get("end_ms"),
+            audio_since=data.get("audio_since"),
+        )
+
+
+class RunStatus(StrEnum):
+    """Where a processing run stands."""
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunProgress:
+    """How far a reprocessing run has come: sent when it starts, every few seconds while it
+    runs, and once when it completes or fails.
+    """
+
+    AVRO_NAME: ClassVar[str] = "io.livetranslate.events.RunProgress"
+
+    #: The session this event belongs to; the Kafka key of session-scoped topics.
+    session_id: str
+    #: The run this progress belongs to.
+    run_id: str
+    #: Running, completed or failed.
+    status: RunStatus
+    #: Name of the speech model the run recognises with.
+    model: str
+    #: Version of the pipeline code doing the run.
+    pipeline_version: str
+    #: Audio processed so far, in milliseconds of the session's sample clock from the run's
+    #: start.
+    processed_ms: int
+    #: Audio the run will process in all, when known.
+    total_ms: int | None = None
+    #: Final segments published by the run so far.
+    final_segment_count: int = 0
+    #: The requested start of the range reprocessed; null: the session's start.
+    start_ms: int | None = None
+    #: The requested end of the range reprocessed; null: the session's end.
+    end_ms: int | None = None
+    #: When the run was requested (its ReprocessRequested event's timestamp).
+    requested_at: datetime
+    #: FAILED: why, for people (no secrets, at most 500 characters).
+    error: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        """This record as the dict fastavro writes."""
+        return {
+            "session_id": self.session_id,
+            "run_id": self.run_id,
+            "status": self.status,
+            "model": self.model,
+            "pipeline_version": self.pipeline_version,
+            "processed_ms": self.processed_ms,
+            "total_ms": self.total_ms,
+            "final_segment_count": _int32(self.final_segment_count),
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "requested_at": self.requested_at,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
+        """The record from the dict fastavro reads (or ``to_avro()`` returns)."""
+        return cls(
+            session_id=data["session_id"],
+            run_id=data["run_id"],
+            status=RunStatus(data["status"]),
+            model=data["model"],
+            pipeline_version=data["pipeline_version"],
+            processed_ms=data["processed_ms"],
+            total_ms=data.get("total_ms"),
+            final_segment_count=data.get("final_segment_count", 0),
+            start_ms=data.get("start_ms"),
+            end_ms=data.get("end_ms"),
+            requested_at=data["requested_at"],
+            error=data.get("error"),
+        )
+
+
 EventPayload: TypeAlias = (
     SessionCreated
     | AudioChunkReceived
@@ -1214,6 +1363,8 @@ EventPayload: TypeAlias = (
     | UsageMetrics
     | SpeakerNamesUpdated
     | StreamIrregularity
+    | ReprocessRequested
+    | RunProgress
 )
 
 #: Every event record, by short name (the envelope's ``event_type``).
@@ -1236,6 +1387,8 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
     "UsageMetrics": UsageMetrics,
     "SpeakerNamesUpdated": SpeakerNamesUpdated,
     "StreamIrregularity": StreamIrregularity,
+    "ReprocessRequested": ReprocessRequested,
+    "RunProgress": RunProgress,
 }
 # By full name, as fastavro names the payload's union branch.
 _PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
@@ -1257,6 +1410,8 @@ _PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
     UsageMetrics.AVRO_NAME: UsageMetrics,
     SpeakerNamesUpdated.AVRO_NAME: SpeakerNamesUpdated,
     StreamIrregularity.AVRO_NAME: StreamIrregularity,
+    ReprocessRequested.AVRO_NAME: ReprocessRequested,
+    RunProgress.AVRO_NAME: RunProgress,
 }
 
 

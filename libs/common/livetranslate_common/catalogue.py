@@ -79,12 +79,25 @@ AUDIO_RESULTS = TopicSpec(
         # projected from it and rebuilt from it).
         "SessionCreated",
         "AudioStreamEnded",
+        # How far each reprocessing run has come (its results carry their own run_id).
+        "RunProgress",
     ),
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,
     # Transcript history is the source of truth for the read model: keep it for a year.
     retention_ms=365 * _DAY_MS,
     description="Partial and final transcript revisions, translations and failures per session.",
+)
+
+AUDIO_REPROCESS = TopicSpec(
+    name="audio-reprocess",
+    key="session_id",
+    events=("ReprocessRequested",),
+    partitions=SESSION_PARTITIONS,
+    cleanup_policy=CleanupPolicy.DELETE,
+    # A request is acted on within minutes; its run's record lives on in audio-results.
+    retention_ms=30 * _DAY_MS,
+    description="Requests to run a session's recorded audio through the pipeline again.",
 )
 
 AUDIO_INGEST_DLQ = TopicSpec(
@@ -140,6 +153,7 @@ MONITORING = TopicSpec(
 CATALOGUE: tuple[TopicSpec, ...] = (
     AUDIO_INGEST,
     AUDIO_RESULTS,
+    AUDIO_REPROCESS,
     AUDIO_INGEST_DLQ,
     AUDIO_RESULTS_DLQ,
     CONFIG_SYNC,
