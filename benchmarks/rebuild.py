@@ -82,7 +82,7 @@ def rebuild_run(
                 producer.poll(0)
         assert producer.flush(60) == 0
         return asyncio.run(
-            rebuild(bootstrap, topic, with_database(server_url, database), progress=False)
+            rebuild(bootstrap, [topic], with_database(server_url, database), progress=False)
         )
     finally:
         delete_topics(bootstrap, [spec.full_name(prefix) for spec in CATALOGUE])

@@ -117,7 +117,10 @@ AUDIO_RESULTS_DLQ = TopicSpec(
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,
     retention_ms=30 * _DAY_MS,
-    description="Messages from audio-results that could not be decoded: original bytes plus error.",
+    description=(
+        "Messages from audio-results (or audio-reprocess, read by the projector) that could not"
+        " be decoded: original bytes plus error."
+    ),
 )
 
 CONFIG_SYNC = TopicSpec(

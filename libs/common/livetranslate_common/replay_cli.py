@@ -4,8 +4,9 @@
                                  [--database-url URL] [--no-progress]
 
 ``rebuild`` migrates the read model's schema, then replaces every row of it by the projection
-of audio-results as that topic stands when the command starts (one transaction: readers see
-the old read model until the new one is complete). Progress goes to stderr, the summary to
+of audio-results (and of the reprocessing requests on audio-reprocess) as those topics stand
+when the command starts (one transaction: readers see the old read model until the new one is
+complete). Progress goes to stderr, the summary to
 stdout. Exit codes: 0 rebuilt, 1 failed (nothing changed).
 """
 
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import sys
 from collections.abc import Sequence
 
 import psycopg
 from tqdm import tqdm
 
-from livetranslate_common.catalogue import AUDIO_RESULTS
+from livetranslate_common.catalogue import AUDIO_REPROCESS, AUDIO_RESULTS
 from livetranslate_common.cli_args import add_kafka_arguments
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.readmodel.rebuild import RebuildSummary, rebuild_read_model
@@ -36,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     rebuild = commands.add_parser(
-        "rebuild", help="rebuild the PostgreSQL read model from audio-results"
+        "rebuild", help="rebuild the PostgreSQL read model from audio-results and audio-reprocess"
     )
     add_kafka_arguments(rebuild)
     rebuild.add_argument(
@@ -48,17 +51,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What the read model is projected from. Their order does not matter: a run's request only
+# fills a row its reports have not (see readmodel.projection).
+PROJECTED_TOPICS = (AUDIO_RESULTS.name, AUDIO_REPROCESS.name)
+
+
 async def rebuild(
-    bootstrap_servers: str, topic: str, database_url: str, *, progress: bool
+    bootstrap_servers: str, topics: Sequence[str], database_url: str, *, progress: bool
 ) -> RebuildSummary:
-    """Migrate, then rebuild the read model from ``topic``; raises on any failure."""
+    """Migrate, then rebuild the read model from ``topics``; raises on any failure."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await apply_migrations(conn)
-        with TopicSnapshot(bootstrap_servers, topic) as snapshot:
+        with contextlib.ExitStack() as stack:
+            snapshots = [
+                stack.enter_context(TopicSnapshot(bootstrap_servers, topic)) for topic in topics
+            ]
             bar = tqdm(
-                total=snapshot.total,
+                total=sum(snapshot.total for snapshot in snapshots),
                 unit="event",
-                desc=f"rebuilding from {topic}",
+                desc=f"rebuilding from {', '.join(topics)}",
                 disable=not progress,
                 file=sys.stderr,
             )
@@ -67,13 +78,14 @@ async def rebuild(
                 def advance() -> None:
                     bar.update()
 
-                values = (m.value() or b"" for m in snapshot.messages())
+                messages = itertools.chain.from_iterable(s.messages() for s in snapshots)
+                values = (m.value() or b"" for m in messages)
                 return await rebuild_read_model(conn, values, on_event=advance)
 
 
-def _report(topic: str, summary: RebuildSummary) -> None:
+def _report(topics: Sequence[str], summary: RebuildSummary) -> None:
     print(
-        f"rebuilt the read model from {summary.events} events of {topic} in "
+        f"rebuilt the read model from {summary.events} events of {', '.join(topics)} in "
         f"{summary.seconds:.1f} s ({summary.events_per_second:,.0f} events/s): "
         f"{summary.projected} projected, {summary.not_projected} with no place in it, "
         f"{summary.undecodable} undecodable"
@@ -92,11 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # No handler set up: Python's last-resort handler prints warnings and errors to whatever
     # stderr is at the time (a handler bound to stderr now would outlive a test's capture).
     args = _parser().parse_args(argv)
-    topic = f"{args.prefix}{AUDIO_RESULTS.name}"
+    topics = [f"{args.prefix}{name}" for name in PROJECTED_TOPICS]
     database_url = args.database_url or DatabaseSettings().url
     try:
         summary = asyncio.run(
-            rebuild(args.bootstrap, topic, database_url, progress=not args.no_progress)
+            rebuild(args.bootstrap, topics, database_url, progress=not args.no_progress)
         )
     except (TopicReadError, psycopg.Error) as error:
         # psycopg's messages name the host and database, never the password.
@@ -104,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"livetranslate-replay: rebuild failed, read model unchanged: {error}", file=sys.stderr
         )
         return EXIT_FAILED
-    _report(topic, summary)
+    _report(topics, summary)
     return EXIT_OK
 
 

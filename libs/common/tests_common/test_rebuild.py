@@ -17,6 +17,7 @@ from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.rebuild import READ_MODEL_TABLES
 from livetranslate_common.replay.topic_snapshot import TopicReadError, TopicSnapshot
+from livetranslate_common.runs import LIVE_RUN
 from livetranslate_common.serde import decode_event, encode_event, encode_key
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_schemas.events import (
@@ -24,6 +25,9 @@ from livetranslate_schemas.events import (
     Envelope,
     EventPayload,
     ProcessingFailed,
+    ReprocessRequested,
+    RunProgress,
+    RunStatus,
     SessionCreated,
     SessionProcessingCompleted,
     SpeakerNamesUpdated,
@@ -33,13 +37,14 @@ from livetranslate_schemas.events import (
 from livetranslate_schemas.samples import sample_of
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
+REPROCESS_RUN = "rp-done"
 GARBAGE = b"\xc3\x01 not an event"
 
 
 def _session_story(session_id: str) -> list[EventPayload]:
     """What audio-results holds for one session: its start, partial and final revisions,
     a translation, two renames, a failure, its end."""
-    segment = sample_of(TranscriptionCompleted)
+    segment = dataclasses.replace(sample_of(TranscriptionCompleted), run_id=LIVE_RUN)
 
     def revision(segment_id: str, number: int, *, final: bool, text: str) -> EventPayload:
         return dataclasses.replace(
@@ -61,18 +66,69 @@ def _session_story(session_id: str) -> list[EventPayload]:
         revision("s3", 0, final=False, text="fine"),
         revision("s3", 0, final=True, text="Fine, thanks."),
         dataclasses.replace(sample_of(TranslationCompleted), session_id=session_id),
+        # A later revision's translation replaces it; a late older one does not.
+        dataclasses.replace(
+            sample_of(TranslationCompleted), session_id=session_id, revision=9, text="Neu."
+        ),
+        dataclasses.replace(
+            sample_of(TranslationCompleted), session_id=session_id, revision=1, text="Alt."
+        ),
         SpeakerNamesUpdated(session_id=session_id, changes={}, names={"SPEAKER_00": "Ada"}),
         SpeakerNamesUpdated(session_id=session_id, changes={}, names={"SPEAKER_00": "Grace"}),
         dataclasses.replace(sample_of(ProcessingFailed), session_id=session_id),
         dataclasses.replace(sample_of(AudioStreamEnded), session_id=session_id),
-        dataclasses.replace(sample_of(SessionProcessingCompleted), session_id=session_id),
+        dataclasses.replace(
+            sample_of(SessionProcessingCompleted), session_id=session_id, run_id=LIVE_RUN
+        ),
+        # A reprocessing run: its reports, a segment of its own, its completion (which is
+        # not the session's: that stays the live run's).
+        _run_report(session_id, RunStatus.RUNNING, processed_ms=0),
+        dataclasses.replace(segment, session_id=session_id, run_id=REPROCESS_RUN),
+        _run_report(session_id, RunStatus.COMPLETED, processed_ms=60_000),
+        dataclasses.replace(
+            sample_of(SessionProcessingCompleted),
+            session_id=session_id,
+            run_id=REPROCESS_RUN,
+            final_segment_count=99,
+        ),
     ]
 
 
-def _publish(topics: KafkaTopics, values: list[tuple[str, bytes]]) -> None:
+def _run_report(session_id: str, status: RunStatus, *, processed_ms: int) -> EventPayload:
+    return dataclasses.replace(
+        sample_of(RunProgress),
+        session_id=session_id,
+        run_id=REPROCESS_RUN,
+        status=status,
+        processed_ms=processed_ms,
+        error=None,
+    )
+
+
+def _requests(session_ids: list[str]) -> list[tuple[str, Envelope]]:
+    """What audio-reprocess holds: the request of each session's run, and one never run."""
+    return [
+        (
+            session_id,
+            new_event(
+                dataclasses.replace(
+                    sample_of(ReprocessRequested), session_id=session_id, run_id=run
+                ),
+                source="tests",
+                trace_id="0" * 32,
+            ),
+        )
+        for session_id in session_ids
+        for run in (REPROCESS_RUN, "rp-queued")
+    ]
+
+
+def _publish(
+    topics: KafkaTopics, values: list[tuple[str, bytes]], topic: str = "audio-results"
+) -> None:
     producer = Producer({"bootstrap.servers": topics.bootstrap_servers, "acks": "all"})
     for session_id, value in values:
-        producer.produce(topics["audio-results"], value, encode_key(session_id))
+        producer.produce(topics[topic], value, encode_key(session_id))
     assert producer.flush(30) == 0
 
 
@@ -106,7 +162,11 @@ def _log(topics: KafkaTopics) -> list[Envelope]:
         topics,
         [(session_id, encode_event(e)) for session_id, e in keyed] + [("rebuild-b", GARBAGE)],
     )
-    return [envelope for _, envelope in keyed]
+    # The projector reads both topics as they come: here the requests come last, after
+    # their runs' reports, and must not undo them.
+    requests = _requests(["rebuild-a", "rebuild-b"])
+    _publish(topics, [(s, encode_event(e)) for s, e in requests], "audio-reprocess")
+    return [envelope for _, envelope in keyed + requests]
 
 
 def _rebuild(topics: KafkaTopics, url: str, *extra: str) -> int:
@@ -131,8 +191,27 @@ def test_rebuilt_read_model_equals_the_live_one_row_for_row(
     asyncio.run(_project_live(database, envelopes))
     live = _snapshot(database)
     assert [row[0] for row in live["sessions"]] == ["rebuild-a", "rebuild-b"]
-    assert len(live["segments"]) == 6  # three segments per session, each its final
+    # Three segments per session, each its final, and the reprocessing run's one beside them.
+    assert [(row[0], row[1], row[2]) for row in live["segments"]] == [
+        (session, run, segment)
+        for session in ("rebuild-a", "rebuild-b")
+        for run, segment in (
+            (LIVE_RUN, "s1"),
+            (LIVE_RUN, "s2"),
+            (LIVE_RUN, "s3"),
+            (REPROCESS_RUN, "seg-12"),
+        )
+    ]
     assert all(row[4] for row in live["segments"])  # is_final
+    assert [row[4] for row in live["translations"]] == [9, 9]  # the newest revision's
+    assert [(row[1], row[2]) for row in live["runs"]] == [
+        ("rp-done", "COMPLETED"),
+        ("rp-queued", "REQUESTED"),
+    ] * 2
+    # The run's completion is not the session's.
+    assert [row[-1] for row in live["sessions"]] == [
+        sample_of(SessionProcessingCompleted).final_segment_count
+    ] * 2
     # A row the log knows nothing of (written by hand, or by a bug) does not survive.
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("UPDATE segments SET text = 'tampered' WHERE segment_id = 's1'")
@@ -146,9 +225,13 @@ def test_rebuilt_read_model_equals_the_live_one_row_for_row(
     assert _snapshot(database) == live
     out = capsys.readouterr().out
     events = len(envelopes) + 1
-    projected = sum(not isinstance(e.payload, TranslationCompleted) for e in envelopes)
+    unprojected = sum(
+        isinstance(e.payload, SessionProcessingCompleted) and e.payload.run_id == REPROCESS_RUN
+        for e in envelopes
+    )
     assert f"from {events} events" in out
-    assert f"{projected} projected, 2 with no place in it, 1 undecodable" in out
+    assert f"{events - 1 - unprojected} projected, {unprojected} with no place in it" in out
+    assert "1 undecodable" in out
     assert "first undecodable:" in out
     # The stray session was dropped: the operator sees it in the counts.
     assert "sessions: 3 rows before, 2 after" in out
@@ -192,7 +275,7 @@ def test_a_snapshot_ends_where_the_topic_ended_when_it_was_taken(
         values = [m.value() for m in snapshot.messages()]
     assert len(values) == total
     assert GARBAGE in values
-    sent = {envelope.event_id for envelope in envelopes}
+    sent = {e.event_id for e in envelopes if not isinstance(e.payload, ReprocessRequested)}
     assert {decode_event(v).event_id for v in values if v and v != GARBAGE} == sent
 
 

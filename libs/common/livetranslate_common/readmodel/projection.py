@@ -13,14 +13,18 @@ from dataclasses import dataclass
 
 import psycopg
 
+from livetranslate_common.runs import LIVE_RUN
 from livetranslate_schemas.events import (
     AudioStreamEnded,
     Envelope,
     ProcessingFailed,
+    ReprocessRequested,
+    RunProgress,
     SessionCreated,
     SessionProcessingCompleted,
     SpeakerNamesUpdated,
     TranscriptionCompleted,
+    TranslationCompleted,
 )
 
 AnyConnection = psycopg.AsyncConnection[object]
@@ -37,6 +41,7 @@ UPDATE sessions SET stream_ended_at = %s, last_seq = %s, total_samples = %s
 WHERE session_id = %s
 """
 
+# The session's own completion is its live run's; a reprocessing run completes in runs.
 _SESSION_COMPLETED = """
 UPDATE sessions SET completed_at = %s, final_segment_count = %s
 WHERE session_id = %s
@@ -80,6 +85,44 @@ ON CONFLICT (session_id) DO UPDATE SET
 RETURNING names
 """
 
+# A translation follows its segment's revision: a late older one never replaces a newer.
+_UPSERT_TRANSLATION = """
+INSERT INTO translations (session_id, run_id, segment_id, target_language, revision,
+                          source_language, text, backend, event_id, produced_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (session_id, run_id, segment_id, target_language) DO UPDATE SET
+    revision = EXCLUDED.revision, source_language = EXCLUDED.source_language,
+    text = EXCLUDED.text, backend = EXCLUDED.backend, event_id = EXCLUDED.event_id,
+    produced_at = EXCLUDED.produced_at
+WHERE translations.revision <= EXCLUDED.revision
+"""
+
+# A run's reports arrive in order on its session's partition; the newest one describes it,
+# and any report outranks the request (whichever of the two topics was read first).
+# A run started again (its worker died before it was done) reports RUNNING again, truly.
+_UPSERT_RUN = """
+INSERT INTO runs (session_id, run_id, status, model, pipeline_version, processed_ms,
+                  total_ms, final_segment_count, start_ms, end_ms, error, requested_at,
+                  updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (session_id, run_id) DO UPDATE SET
+    status = EXCLUDED.status, model = EXCLUDED.model,
+    pipeline_version = EXCLUDED.pipeline_version, processed_ms = EXCLUDED.processed_ms,
+    total_ms = EXCLUDED.total_ms, final_segment_count = EXCLUDED.final_segment_count,
+    start_ms = EXCLUDED.start_ms, end_ms = EXCLUDED.end_ms, error = EXCLUDED.error,
+    requested_at = EXCLUDED.requested_at, updated_at = EXCLUDED.updated_at
+WHERE runs.status = 'REQUESTED' OR runs.updated_at <= EXCLUDED.updated_at
+"""
+
+# The request: a row of its own until the run reports. Only the request knows who asked;
+# everything else the reports say better (the two topics may be read in either order).
+_RUN_REQUESTED = """
+INSERT INTO runs (session_id, run_id, status, model, processed_ms, final_segment_count,
+                  start_ms, end_ms, requested_by, requested_at, updated_at)
+VALUES (%s, %s, 'REQUESTED', %s, 0, 0, %s, %s, %s, %s, %s)
+ON CONFLICT (session_id, run_id) DO UPDATE SET requested_by = EXCLUDED.requested_by
+"""
+
 _INSERT_FAILURE = """
 INSERT INTO processing_failures (event_id, session_id, stage, error_code, message,
                                  retryable, occurred_at)
@@ -108,6 +151,9 @@ STATEMENT_ORDER = (
     _STREAM_ENDED,
     _SESSION_COMPLETED,
     _UPSERT_SEGMENT,
+    _UPSERT_TRANSLATION,
+    _RUN_REQUESTED,
+    _UPSERT_RUN,
     _REPLACE_SPEAKER_NAMES,
     _INSERT_FAILURE,
 )
@@ -143,6 +189,57 @@ def statement_for(envelope: Envelope) -> Statement | None:
                 row_key=(payload.session_id, payload.run_id, payload.segment_id),
                 rank=(payload.revision, payload.is_final),
             )
+        case TranslationCompleted():
+            return Statement(
+                _UPSERT_TRANSLATION,
+                (
+                    payload.session_id,
+                    payload.run_id,
+                    payload.segment_id,
+                    payload.target_language,
+                    payload.revision,
+                    payload.source_language,
+                    payload.text,
+                    payload.backend,
+                    envelope.event_id,
+                    envelope.timestamp,
+                ),
+            )
+        case ReprocessRequested():
+            return Statement(
+                _RUN_REQUESTED,
+                (
+                    payload.session_id,
+                    payload.run_id,
+                    payload.model,
+                    payload.start_ms,
+                    payload.end_ms,
+                    payload.requested_by,
+                    envelope.timestamp,
+                    envelope.timestamp,
+                ),
+            )
+        case RunProgress():
+            return Statement(
+                _UPSERT_RUN,
+                (
+                    payload.session_id,
+                    payload.run_id,
+                    payload.status.value,
+                    payload.model,
+                    payload.pipeline_version,
+                    payload.processed_ms,
+                    payload.total_ms,
+                    payload.final_segment_count,
+                    payload.start_ms,
+                    payload.end_ms,
+                    payload.error,
+                    payload.requested_at,
+                    envelope.timestamp,
+                ),
+            )
+        case SessionProcessingCompleted() if payload.run_id != LIVE_RUN:
+            return None  # the run's own RunProgress records its completion
         case SessionProcessingCompleted():
             return Statement(
                 _SESSION_COMPLETED,

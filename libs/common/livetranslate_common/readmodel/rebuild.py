@@ -22,7 +22,14 @@ from livetranslate_common.readmodel.projection import (
 from livetranslate_common.serde import decode_event
 
 # Every table the projections write; the rebuild empties exactly these (not the migrations').
-READ_MODEL_TABLES = ("sessions", "segments", "processing_failures", "session_speaker_names")
+READ_MODEL_TABLES = (
+    "sessions",
+    "segments",
+    "translations",
+    "runs",
+    "processing_failures",
+    "session_speaker_names",
+)
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
-"""audio-results -> the PostgreSQL read model, and the projector's /health and /metrics.
+"""audio-results (and audio-reprocess) -> the PostgreSQL read model, and the projector's
+/health and /metrics.
 
 audio-results carries every session's start and end (forwarded by the transcriber) besides its
-results, so the projector never reads the audio, and a rebuild replays only this topic
-(``livetranslate-replay rebuild``).
+results, so the projector never reads the audio; audio-reprocess adds the runs asked for and
+not yet started. A rebuild replays the same two topics (``livetranslate-replay rebuild``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
 from livetranslate_audio_pipeline.projector.app import app, kafka_settings
-from livetranslate_common.catalogue import AUDIO_RESULTS, AUDIO_RESULTS_DLQ
+from livetranslate_common.catalogue import AUDIO_REPROCESS, AUDIO_RESULTS, AUDIO_RESULTS_DLQ
 from livetranslate_common.db import open_pool
 from livetranslate_common.dead_letters import DeadLetteringTopic
 from livetranslate_common.faust_support import serve_health_and_metrics
@@ -26,14 +27,14 @@ log = logging.getLogger(__name__)
 
 PROJECTED = Counter(
     "livetranslate_projector_events",
-    "audio-results events read, by type and outcome",
+    "audio-results and audio-reprocess events read, by type and outcome",
     ["type", "outcome"],
 )
 
 # Undecodable messages are copied to the dead-letter topic (the gateway reports them too).
-audio_results = DeadLetteringTopic(
+projected_topics = DeadLetteringTopic(
     app,
-    topics=[kafka_settings.topic(AUDIO_RESULTS.name)],
+    topics=[kafka_settings.topic(AUDIO_RESULTS.name), kafka_settings.topic(AUDIO_REPROCESS.name)],
     dead_letter_topic=kafka_settings.topic(AUDIO_RESULTS_DLQ.name),
 )
 
@@ -51,7 +52,7 @@ async def pool() -> AsyncConnectionPool:
     return _pool
 
 
-@app.agent(audio_results)
+@app.agent(projected_topics)
 async def project_results(stream: faust.StreamT[Envelope]) -> None:
     async for envelope in stream:
         async with (await pool()).connection() as conn:
