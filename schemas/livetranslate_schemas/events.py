@@ -1231,6 +1231,9 @@ class ReprocessRequested:
     #: When the session's audio began to be recorded (its creation): lets the worker seek
     #: audio-ingest by time instead of scanning the partition from its beginning.
     audio_since: datetime | None = None
+    #: Duration of the session's recorded audio when the requester knows it (the stream has
+    #: ended): lets the run report its progress as a share of the whole.
+    total_ms: int | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """This record as the dict fastavro writes."""
@@ -1246,6 +1249,7 @@ class ReprocessRequested:
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "audio_since": self.audio_since,
+            "total_ms": self.total_ms,
         }
 
     @classmethod
@@ -1263,6 +1267,7 @@ class ReprocessRequested:
             start_ms=data.get("start_ms"),
             end_ms=data.get("end_ms"),
             audio_since=data.get("audio_since"),
+            total_ms=data.get("total_ms"),
         )
 
 

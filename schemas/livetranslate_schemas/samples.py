@@ -261,6 +261,7 @@ def sample_payloads() -> dict[str, EventPayload]:
             start_ms=60_000,
             end_ms=120_000,
             audio_since=_T0,
+            total_ms=183_500,
         ),
         RunProgress(
             session_id=SESSION_ID,

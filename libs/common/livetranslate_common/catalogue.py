@@ -117,9 +117,19 @@ AUDIO_RESULTS_DLQ = TopicSpec(
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,
     retention_ms=30 * _DAY_MS,
+    description="Messages from audio-results that could not be decoded: original bytes plus error.",
+)
+
+AUDIO_REPROCESS_DLQ = TopicSpec(
+    name="audio-reprocess.dlq",
+    key="original key",
+    events=(),
+    partitions=SESSION_PARTITIONS,
+    cleanup_policy=CleanupPolicy.DELETE,
+    retention_ms=30 * _DAY_MS,
     description=(
-        "Messages from audio-results (or audio-reprocess, read by the projector) that could not"
-        " be decoded: original bytes plus error."
+        "Messages from audio-reprocess that could not be decoded (set aside by the reprocessing"
+        " worker and by the projector): original bytes plus error."
     ),
 )
 
@@ -159,6 +169,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     AUDIO_REPROCESS,
     AUDIO_INGEST_DLQ,
     AUDIO_RESULTS_DLQ,
+    AUDIO_REPROCESS_DLQ,
     CONFIG_SYNC,
     BOT_CONTROL,
     MONITORING,

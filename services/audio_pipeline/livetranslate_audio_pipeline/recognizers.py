@@ -7,6 +7,7 @@ from livetranslate_audio_pipeline.adapters.whisper_local import (
     WhisperDecoding,
 )
 from livetranslate_audio_pipeline.config import PipelineSettings
+from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.recognition import SpeechRecognizer
 from livetranslate_audio_pipeline.core.translation import (
     SpeechTranslator,
@@ -42,6 +43,17 @@ def build_local_recognizer(settings: PipelineSettings) -> SpeechRecognizer:
         )
     return LocalWhisperRecognizer.embedded_tiny_en(
         decoding=whisper_decoding(settings), cpu_threads=settings.asr_threads
+    )
+
+
+def endpointer_config(settings: PipelineSettings) -> EndpointerConfig:
+    """Where utterances begin and end: the speech detector's settings."""
+    return EndpointerConfig(
+        threshold=settings.vad_threshold,
+        neg_threshold=settings.vad_neg_threshold,
+        speech_pad_ms=settings.vad_speech_pad_ms,
+        min_silence_ms=settings.vad_min_silence_ms,
+        max_utterance_s=settings.max_utterance_s,
     )
 
 

@@ -18,13 +18,16 @@ from livetranslate_audio_pipeline.adapters.faust_state import FaustSessionStore
 from livetranslate_audio_pipeline.app import app, kafka_settings, pipeline_settings
 from livetranslate_audio_pipeline.core.audio import PIPELINE_SAMPLE_RATE
 from livetranslate_audio_pipeline.core.checkpoint import LogPosition
-from livetranslate_audio_pipeline.core.endpointing import EndpointerConfig
 from livetranslate_audio_pipeline.core.errors import PipelineError
 from livetranslate_audio_pipeline.core.recognition import RecognitionMode, SpeechRecognizer
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_audio_pipeline.core.speakers import utterance_embedding
 from livetranslate_audio_pipeline.core.vad_pool import DEFAULT_POOL
-from livetranslate_audio_pipeline.recognizers import build_recognizer, build_translation_router
+from livetranslate_audio_pipeline.recognizers import (
+    build_recognizer,
+    build_translation_router,
+    endpointer_config,
+)
 from livetranslate_audio_pipeline.tables import (
     session_progress,
     session_speakers,
@@ -91,13 +94,7 @@ def _build_transcriber() -> SessionTranscriber:
         recognizer,
         run_id=settings.run_id,
         pipeline_version=PIPELINE_VERSION,
-        endpointer=EndpointerConfig(
-            threshold=settings.vad_threshold,
-            neg_threshold=settings.vad_neg_threshold,
-            speech_pad_ms=settings.vad_speech_pad_ms,
-            min_silence_ms=settings.vad_min_silence_ms,
-            max_utterance_s=settings.max_utterance_s,
-        ),
+        endpointer=endpointer_config(settings),
         partial_interval_ms=settings.partial_interval_ms,
         speculate_after_ms=settings.speculate_after_ms,
         checkpoint_every_ms=settings.checkpoint_every_ms,

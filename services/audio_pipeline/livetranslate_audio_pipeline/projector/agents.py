@@ -15,7 +15,12 @@ from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
 from livetranslate_audio_pipeline.projector.app import app, kafka_settings
-from livetranslate_common.catalogue import AUDIO_REPROCESS, AUDIO_RESULTS, AUDIO_RESULTS_DLQ
+from livetranslate_common.catalogue import (
+    AUDIO_REPROCESS,
+    AUDIO_REPROCESS_DLQ,
+    AUDIO_RESULTS,
+    AUDIO_RESULTS_DLQ,
+)
 from livetranslate_common.db import open_pool
 from livetranslate_common.dead_letters import DeadLetteringTopic
 from livetranslate_common.faust_support import serve_health_and_metrics
@@ -31,11 +36,16 @@ PROJECTED = Counter(
     ["type", "outcome"],
 )
 
-# Undecodable messages are copied to the dead-letter topic (the gateway reports them too).
-projected_topics = DeadLetteringTopic(
+# Undecodable messages are copied to the dead-letter topics (the gateway reports them too).
+audio_results = DeadLetteringTopic(
     app,
-    topics=[kafka_settings.topic(AUDIO_RESULTS.name), kafka_settings.topic(AUDIO_REPROCESS.name)],
+    topics=[kafka_settings.topic(AUDIO_RESULTS.name)],
     dead_letter_topic=kafka_settings.topic(AUDIO_RESULTS_DLQ.name),
+)
+reprocess_requests = DeadLetteringTopic(
+    app,
+    topics=[kafka_settings.topic(AUDIO_REPROCESS.name)],
+    dead_letter_topic=kafka_settings.topic(AUDIO_REPROCESS_DLQ.name),
 )
 
 _pool: AsyncConnectionPool | None = None
@@ -52,14 +62,23 @@ async def pool() -> AsyncConnectionPool:
     return _pool
 
 
-@app.agent(projected_topics)
-async def project_results(stream: faust.StreamT[Envelope]) -> None:
+async def _project(stream: faust.StreamT[Envelope]) -> None:
     async for envelope in stream:
         async with (await pool()).connection() as conn:
             projected = await project_event(conn, envelope)
         PROJECTED.labels(
             type(envelope.payload).__name__, "projected" if projected else "skipped"
         ).inc()
+
+
+@app.agent(audio_results)
+async def project_results(stream: faust.StreamT[Envelope]) -> None:
+    await _project(stream)
+
+
+@app.agent(reprocess_requests)
+async def project_requests(stream: faust.StreamT[Envelope]) -> None:
+    await _project(stream)
 
 
 @app.task

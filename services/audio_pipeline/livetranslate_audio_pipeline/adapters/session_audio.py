@@ -1,0 +1,106 @@
+"""A session's recorded audio, read back from audio-ingest for a reprocessing run.
+
+The session's events sit in one partition: the one its key hashes to with the Java client's
+murmur2, which the gateway's producer (aiokafka) uses. The read starts at the first offset
+written shortly before the session's audio began (Kafka's time index), or at the partition's
+beginning when that time is unknown, and ends at the session's AudioStreamEnded or, for a
+session still streaming, at the partition's end when the read began. Should the hash not
+find the session (a producer with another partitioner wrote it), the other partitions are
+searched too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+
+from livetranslate_common.errors import SerdeError
+from livetranslate_common.serde import decode_event
+from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded
+
+log = logging.getLogger(__name__)
+
+# Clocks of the gateway, the broker and whoever stamped audio_since differ a little; a
+# broker's log-append time may also precede the session's creation as the requester saw it.
+SEEK_SLACK = timedelta(minutes=1)
+_FETCH_RECORDS = 500
+
+SessionEvent = AudioChunkReceived | AudioStreamEnded
+
+
+class SessionAudioReader:
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+
+    async def events(
+        self, session_id: str, *, since: datetime | None = None
+    ) -> AsyncIterator[SessionEvent]:
+        """The session's chunks in log order, then its AudioStreamEnded if it has one."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads the topic's metadata
+            partitions = sorted(consumer.partitions_for_topic(self._topic) or ())
+            if not partitions:
+                raise LookupError(f"topic {self._topic} does not exist")
+            key = session_id.encode()
+            home = DefaultPartitioner()(key, partitions, partitions)
+            found = False
+            for partition in [home, *(p for p in partitions if p != home)]:
+                async for event in self._partition_events(consumer, partition, key, since):
+                    found = True
+                    yield event
+                if found:
+                    return
+                if partition == home:
+                    log.warning(
+                        "no audio of session %s in %s[%d], where its key hashes to: searching"
+                        " the other partitions",
+                        session_id,
+                        self._topic,
+                        home,
+                    )
+        finally:
+            await consumer.stop()
+
+    async def _partition_events(
+        self, consumer: AIOKafkaConsumer, partition: int, key: bytes, since: datetime | None
+    ) -> AsyncIterator[SessionEvent]:
+        ref = TopicPartition(self._topic, partition)
+        consumer.assign([ref])
+        end = (await consumer.end_offsets([ref]))[ref]
+        start = (await consumer.beginning_offsets([ref]))[ref]
+        if since is not None:
+            moment = int((since - SEEK_SLACK).timestamp() * 1000)
+            found = (await consumer.offsets_for_times({ref: moment}))[ref]
+            # None: nothing was written at or after that moment.
+            start = found.offset if found is not None else end
+        consumer.seek(ref, start)
+        position = start
+        while position < end:
+            batch = await consumer.getmany(ref, timeout_ms=1000, max_records=_FETCH_RECORDS)
+            for record in batch.get(ref, []):
+                position = record.offset + 1
+                if record.offset >= end:
+                    return
+                if record.key != key or record.value is None:
+                    continue
+                try:
+                    payload = decode_event(record.value).payload
+                except SerdeError:
+                    continue  # the live pipeline dead-lettered it already
+                if isinstance(payload, AudioChunkReceived):
+                    yield payload
+                elif isinstance(payload, AudioStreamEnded):
+                    yield payload
+                    return
