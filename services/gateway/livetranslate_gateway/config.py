@@ -11,6 +11,11 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Speech models a reprocessing run may ask for: those the reprocessing workers offer
+    # (tiny.en and base always; an operator's own WHISPER_MODEL_NAME, "remote").
+    reprocess_models: list[str] = Field(default_factory=lambda: ["tiny.en", "base"])
+    # Runs of one session asked for or running at once: each takes a worker's CPU for minutes.
+    max_unfinished_runs: int = Field(default=3, ge=1)
     # Uploads are read whole into memory to be decoded; this bounds that memory.
     max_upload_bytes: int = 100 * 1024 * 1024
     max_audio_seconds: float = 4 * 60 * 60

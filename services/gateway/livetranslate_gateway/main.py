@@ -15,7 +15,14 @@ from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
-from livetranslate_gateway.api.routes import health, live_audio, results_ws, sessions, speakers
+from livetranslate_gateway.api.routes import (
+    health,
+    live_audio,
+    results_ws,
+    runs,
+    sessions,
+    speakers,
+)
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.errors import GatewayError
 from livetranslate_gateway.core.tracing import trace_id_from_traceparent
@@ -79,6 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(sessions.router)
+    app.include_router(runs.router)
     app.include_router(speakers.router)
     app.include_router(results_ws.router)
     app.include_router(live_audio.router)

@@ -78,3 +78,74 @@ async def transcript_segments(
             (session_id, run_id, finals_only),
         )
         return await cursor.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    status: str
+    model: str
+    pipeline_version: str | None
+    processed_ms: int
+    total_ms: int | None
+    final_segment_count: int
+    start_ms: int | None
+    end_ms: int | None
+    error: str | None
+    requested_by: str | None
+    requested_at: datetime
+    updated_at: datetime
+
+
+_RUN_COLUMNS = (
+    "run_id, status, model, pipeline_version, processed_ms, total_ms, final_segment_count,"
+    " start_ms, end_ms, error, requested_by, requested_at, updated_at"
+)
+
+
+async def session_runs(conn: psycopg.AsyncConnection[Any], session_id: str) -> list[RunRow]:
+    """The session's reprocessing runs, oldest request first (the live run is not one)."""
+    async with conn.cursor(row_factory=class_row(RunRow)) as cursor:
+        await cursor.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE session_id = %s"  # noqa: S608  # constant
+            " ORDER BY requested_at, run_id",
+            (session_id,),
+        )
+        return await cursor.fetchall()
+
+
+async def get_run(
+    conn: psycopg.AsyncConnection[Any], session_id: str, run_id: str
+) -> RunRow | None:
+    async with conn.cursor(row_factory=class_row(RunRow)) as cursor:
+        await cursor.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs"  # noqa: S608  # constant columns
+            " WHERE session_id = %s AND run_id = %s",
+            (session_id, run_id),
+        )
+        return await cursor.fetchone()
+
+
+async def unfinished_runs(conn: psycopg.AsyncConnection[Any], session_id: str) -> int:
+    """How many of the session's runs are asked for or running."""
+    cursor = await conn.execute(
+        "SELECT count(*) FROM runs WHERE session_id = %s AND status IN ('REQUESTED', 'RUNNING')",
+        (session_id,),
+    )
+    row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+async def segment_translations(
+    conn: psycopg.AsyncConnection[Any], session_id: str, *, run_id: str
+) -> dict[str, dict[str, str]]:
+    """segment_id -> {target language: text} for the run's translated segments."""
+    cursor = await conn.execute(
+        "SELECT segment_id, target_language, text FROM translations"
+        " WHERE session_id = %s AND run_id = %s ORDER BY segment_id, target_language",
+        (session_id, run_id),
+    )
+    found: dict[str, dict[str, str]] = {}
+    for segment_id, language, text in await cursor.fetchall():
+        found.setdefault(segment_id, {})[language] = text
+    return found

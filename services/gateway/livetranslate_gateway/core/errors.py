@@ -43,3 +43,18 @@ class SessionClosedError(GatewayError):
 class InvalidSpeakerNamesError(GatewayError):
     status_code = 422
     code = "invalid_speaker_names"
+
+
+class RunNotFoundError(GatewayError):
+    status_code = 404
+    code = "run_not_found"
+
+
+class InvalidReprocessRequestError(GatewayError):
+    status_code = 422
+    code = "invalid_reprocess_request"
+
+
+class TooManyRunsError(GatewayError):
+    status_code = 429
+    code = "too_many_runs"

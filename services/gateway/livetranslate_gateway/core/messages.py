@@ -7,6 +7,7 @@ from typing import Any
 from livetranslate_schemas.events import (
     Envelope,
     ProcessingFailed,
+    RunProgress,
     SessionProcessingCompleted,
     SpeakerNamesUpdated,
     StreamIrregularity,
@@ -55,6 +56,7 @@ def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
             return {
                 "type": "translation",
                 "session_id": payload.session_id,
+                "run_id": payload.run_id,
                 "segment_id": payload.segment_id,
                 "revision": payload.revision,
                 "target_language": payload.target_language,
@@ -76,10 +78,23 @@ def _payload_message(envelope: Envelope) -> dict[str, Any] | None:
                 "session_id": payload.session_id,
                 "names": payload.names,
             }
+        case RunProgress():
+            return {
+                "type": "run_progress",
+                "session_id": payload.session_id,
+                "run_id": payload.run_id,
+                "status": payload.status.value,
+                "model": payload.model,
+                "processed_ms": payload.processed_ms,
+                "total_ms": payload.total_ms,
+                "final_segment_count": payload.final_segment_count,
+                "error": payload.error,
+            }
         case ProcessingFailed():
             return {
                 "type": "error",
                 "session_id": payload.session_id,
+                "run_id": payload.run_id,
                 "stage": payload.stage,
                 "error_code": payload.error_code,
                 "message": payload.message,

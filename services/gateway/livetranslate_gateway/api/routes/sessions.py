@@ -14,10 +14,13 @@ from pydantic import BaseModel, Field
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.queries import (
     SessionRow,
+    get_run,
     get_session,
+    segment_translations,
     speaker_names,
     transcript_segments,
 )
+from livetranslate_common.runs import LIVE_RUN, RUN_ID_PATTERN
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
 from livetranslate_gateway.core.chunking import (
     SessionAudioContext,
@@ -26,6 +29,7 @@ from livetranslate_gateway.core.chunking import (
 )
 from livetranslate_gateway.core.errors import (
     AudioTooLargeError,
+    RunNotFoundError,
     SessionClosedError,
     SessionNotFoundError,
 )
@@ -48,10 +52,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
 SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="A session's uuid")]
-LIVE_RUN = "live"
 
 
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+PRESET_PATTERN = r"^[a-z0-9_-]{1,32}$"
 
 
 class SessionCreate(BaseModel):
@@ -68,7 +72,7 @@ class SessionCreate(BaseModel):
     )
     diarize: bool = Field(default=True, description="Label speakers")
     preset: str | None = Field(
-        default=None, pattern=r"^[a-z0-9_-]{1,32}$", description="Audio-stage preset name"
+        default=None, pattern=PRESET_PATTERN, description="Audio-stage preset name"
     )
     # Checked by core.speaker_names rather than by type, for an RFC 9457 answer.
     speaker_names: dict[str, str | None] = Field(
@@ -115,6 +119,8 @@ class Segment(BaseModel):
     language: str | None
     revision: int
     words: list[Word]
+    # Target language -> text, for the languages the run translated this segment into.
+    translations: dict[str, str] = Field(default_factory=dict)
 
 
 class Transcript(BaseModel):
@@ -153,7 +159,7 @@ async def session_audio_context(
     )
 
 
-async def _require_session(conn: Any, session_id: str) -> SessionRow:
+async def require_session(conn: Any, session_id: str) -> SessionRow:
     session = await get_session(conn, session_id)
     if session is None:
         raise SessionNotFoundError(f"no session {session_id}")
@@ -196,7 +202,7 @@ async def create_session(
 
 @router.get("/{session_id}", response_model=SessionView)
 async def read_session(session_id: SessionId, conn: ConnectionDep) -> SessionView:
-    session = await _require_session(conn, session_id)
+    session = await require_session(conn, session_id)
     return SessionView(
         session_id=session.session_id,
         title=session.title,
@@ -226,7 +232,7 @@ async def upload_audio(
     conn: ConnectionDep,
 ) -> UploadAccepted:
     """Upload a whole recording (WAV, FLAC, OGG, MP3...) as the request body."""
-    session = await _require_session(conn, session_id)
+    session = await require_session(conn, session_id)
     if session.stream_ended_at is not None:
         raise SessionClosedError(f"session {session_id} already has its audio")
     data = await _read_bounded(request, settings.max_upload_bytes)
@@ -252,10 +258,13 @@ async def upload_audio(
 async def read_transcript(
     session_id: SessionId,
     conn: ConnectionDep,
-    run: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = LIVE_RUN,
+    run: Annotated[str, Query(pattern=RUN_ID_PATTERN)] = LIVE_RUN,
 ) -> Transcript:
-    session = await _require_session(conn, session_id)
+    session = await require_session(conn, session_id)
+    if run != LIVE_RUN and await get_run(conn, session_id, run) is None:
+        raise RunNotFoundError(f"session {session_id} has no run {run}")
     rows = await transcript_segments(conn, session_id, run_id=run)
+    translations = await segment_translations(conn, session_id, run_id=run)
     names = await speaker_names(conn, session_id)
     return Transcript(
         session_id=session_id,
@@ -272,6 +281,7 @@ async def read_transcript(
                 language=row.language,
                 revision=row.revision,
                 words=[Word(**word) for word in row.words],
+                translations=translations.get(row.segment_id, {}),
             )
             for row in rows
         ],
