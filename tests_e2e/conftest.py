@@ -13,6 +13,7 @@ from livetranslate_common.devstack.services import (
     gateway_process,
     pipeline_process,
     projector_process,
+    reprocess_process,
 )
 from livetranslate_common.testing.fixtures import KafkaTopics
 
@@ -50,3 +51,21 @@ def running_system(
         gateway.stop()
         projector.stop()
         pipeline.stop()
+
+
+@pytest.fixture
+def reprocess_worker(running_system: RunningSystem, tmp_path: Path) -> Iterator[ManagedProcess]:
+    """The reprocessing worker beside the running system (only the tests that need it pay for
+    its start)."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": running_system.topics.bootstrap_servers,
+        "LIVETRANSLATE_TOPIC_PREFIX": running_system.topics.prefix,
+        "DATABASE_URL": running_system.database_url,
+    }
+    worker = reprocess_process(tmp_path, web_port=free_port(), env=env)
+    worker.start(wait=False)
+    try:
+        worker.wait_ready(timeout=60)
+        yield worker
+    finally:
+        worker.stop()

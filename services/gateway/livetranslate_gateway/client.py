@@ -144,6 +144,22 @@ class GatewayClient:
             await self._http.get(f"/api/sessions/{session_id}/transcript", params={"run": run})
         )
 
+    async def reprocess(self, session_id: str, **fields: Any) -> dict[str, Any]:
+        """Ask for a run of the session's recorded audio; ``fields``: the body of ``POST
+        .../reprocess`` (model, preset, language, translate_to, diarize, start_ms, end_ms)."""
+        response = await self._http.post(f"/api/sessions/{session_id}/reprocess", json=fields)
+        return await self._json(response)
+
+    async def run(self, session_id: str, run_id: str) -> dict[str, Any]:
+        return await self._json(await self._http.get(f"/api/sessions/{session_id}/runs/{run_id}"))
+
+    async def runs(self, session_id: str) -> list[dict[str, Any]]:
+        response = await self._http.get(f"/api/sessions/{session_id}/runs")
+        if response.is_error:
+            await self._json(response)  # raises GatewayRequestError with the problem
+        runs: list[dict[str, Any]] = response.json()
+        return runs
+
     async def wait_until_completed(
         self, session_id: str, *, within_s: float = 60.0, poll_s: float = 0.2
     ) -> dict[str, Any]:
@@ -156,9 +172,12 @@ class GatewayClient:
                 await asyncio.sleep(poll_s)
 
     @asynccontextmanager
-    async def results(self, session_id: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """Open the results socket; iterate the yielded stream for messages."""
-        url = "ws" + self._base_url.removeprefix("http") + f"/ws/sessions/{session_id}"
+    async def results(
+        self, session_id: str, *, run: str = "live"
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Open the results socket of one run; iterate the yielded stream for messages."""
+        base = "ws" + self._base_url.removeprefix("http")
+        url = f"{base}/ws/sessions/{session_id}?run={run}"
         async with websockets.connect(url, max_size=2**22) as socket:
 
             async def messages() -> AsyncIterator[dict[str, Any]]:

@@ -1,5 +1,5 @@
-"""The project's own services as managed processes: the gateway, the audio pipeline and its
-projector.
+"""The project's own services as managed processes: the gateway, the audio pipeline, its
+projector and its reprocessing worker.
 
 The launcher, the end-to-end tests and the benchmarks start them the same way an operator's
 process manager would: as separate processes configured only by environment variables.
@@ -78,6 +78,19 @@ def projector_process(
     return _faust_worker(module, name, run_dir, web_port, projector_env)
 
 
+def reprocess_process(
+    run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "reprocess"
+) -> ManagedProcess:
+    """The reprocessing worker; ready once it has its partitions (models load per run)."""
+    reprocess_env = {
+        **env,
+        "REPROCESS_WEB_PORT": str(web_port),
+        "REPROCESS_DATA_DIR": str(run_dir / "reprocess-faust"),
+    }
+    module = "livetranslate_audio_pipeline.reprocess"
+    return _faust_worker(module, name, run_dir, web_port, reprocess_env)
+
+
 def add_services(stack: DevStack) -> None:
     """Register the pipeline, the projector and the gateway with the local stack (started
     after Kafka)."""
@@ -85,4 +98,5 @@ def add_services(stack: DevStack) -> None:
     env = {**stack.service_env(), "LIVETRANSLATE_TOPIC_PREFIX": KafkaSettings().topic_prefix}
     stack.add_service(pipeline_process(run_dir, web_port=stack.ports.pipeline_web, env=env))
     stack.add_service(projector_process(run_dir, web_port=stack.ports.projector_web, env=env))
+    stack.add_service(reprocess_process(run_dir, web_port=stack.ports.reprocess_web, env=env))
     stack.add_service(gateway_process(run_dir, port=stack.ports.gateway, env=env))

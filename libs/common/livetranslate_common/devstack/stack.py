@@ -7,6 +7,7 @@ it. ``service_env()`` gives them the addresses of the stack's Kafka and PostgreS
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -44,6 +45,7 @@ class StackPorts:
     gateway: int = 8000
     pipeline_web: int = 6066
     projector_web: int = 6067
+    reprocess_web: int = 6068
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +80,7 @@ class DevStack:
 
     def _save_ports(self) -> None:
         self.stack_dir.mkdir(parents=True, exist_ok=True)
-        ports = {
-            "kafka": self.ports.kafka,
-            "kafka_controller": self.ports.kafka_controller,
-            "postgres": self.ports.postgres,
-            "gateway": self.ports.gateway,
-            "pipeline_web": self.ports.pipeline_web,
-            "projector_web": self.ports.projector_web,
-        }
+        ports = dataclasses.asdict(self.ports)
         self._state_file.write_text(json.dumps({"ports": ports}, indent=2) + "\n")
 
     def add_service(self, process: ManagedProcess) -> ManagedProcess:
