@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
 from livetranslate_common.errors import SerdeError
@@ -49,10 +50,7 @@ class SessionAudioReader:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # loads the topic's metadata
-            partitions = sorted(consumer.partitions_for_topic(self._topic) or ())
-            if not partitions:
-                raise LookupError(f"topic {self._topic} does not exist")
+            partitions = await self._partitions()
             key = session_id.encode()
             home = DefaultPartitioner()(key, partitions, partitions)
             found = False
@@ -72,6 +70,18 @@ class SessionAudioReader:
                     )
         finally:
             await consumer.stop()
+
+    async def _partitions(self) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([self._topic])
+        finally:
+            await admin.close()
+        partitions = sorted(int(p["partition"]) for p in described.get("partitions") or ())
+        if described.get("error_code") or not partitions:
+            raise LookupError(f"topic {self._topic} cannot be read")
+        return partitions
 
     async def _partition_events(
         self, consumer: AIOKafkaConsumer, partition: int, key: bytes, since: datetime | None
