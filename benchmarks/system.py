@@ -23,6 +23,7 @@ from livetranslate_common.devstack.services import (
     gateway_process,
     pipeline_process,
     projector_process,
+    reprocess_process,
 )
 from livetranslate_common.testing.fixtures import KafkaTopics, TestInfrastructure, with_database
 from livetranslate_common.topics import delete_topics, ensure_topics
@@ -41,10 +42,14 @@ class BenchSystem:
 
 @contextmanager
 def running_system(
-    settings: Mapping[str, str] | None = None, *, pipeline_workers: int = 1
+    settings: Mapping[str, str] | None = None,
+    *,
+    pipeline_workers: int = 1,
+    reprocessing: bool = False,
 ) -> Iterator[BenchSystem]:
     """The system, its services configured by ``settings`` (environment variables) on top;
-    ``pipeline_workers`` processes share the pipeline's partitions (one consumer group)."""
+    ``pipeline_workers`` processes share the pipeline's partitions (one consumer group);
+    ``reprocessing`` adds the reprocessing worker."""
     infrastructure = TestInfrastructure("local")
     infrastructure.prepare("kafka", "postgres")
     bootstrap = infrastructure.get("kafka").address
@@ -69,7 +74,10 @@ def running_system(
     ]
     projector = projector_process(log_dir, web_port=free_port(), env=env)
     gateway = gateway_process(log_dir, port=free_port(), env=env)
+    extra = [reprocess_process(log_dir, web_port=free_port(), env=env)] if reprocessing else []
     try:
+        for process in extra:
+            process.start(wait=False)
         for pipeline in pipelines:
             pipeline.start(wait=False)
         projector.start(wait=False)
@@ -78,6 +86,8 @@ def running_system(
         projector.wait_ready(timeout=60)
         for pipeline in pipelines:
             pipeline.wait_ready(timeout=120)
+        for process in extra:
+            process.wait_ready(timeout=60)
         names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
         yield BenchSystem(
             gateway_url=gateway.url or "",
@@ -88,6 +98,8 @@ def running_system(
             log_dir=log_dir,
         )
     finally:
+        for process in extra:
+            process.stop()
         gateway.stop()
         projector.stop()
         for pipeline in pipelines:
