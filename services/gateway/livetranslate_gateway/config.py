@@ -40,3 +40,7 @@ class GatewaySettings(BaseSettings):
     # Chunks published but not yet acknowledged by Kafka, per live stream; beyond it the
     # gateway stops reading the socket.
     live_max_chunks_in_flight: int = 16
+    # How long a live stream waits for Kafka to acknowledge its audio (a broker restarting, a
+    # leader moving) before it closes with 1013 kafka_unavailable. Meanwhile the gateway stops
+    # reading the socket once the chunks in flight are all waiting: nothing more is buffered.
+    live_max_kafka_wait_s: float = Field(default=30.0, gt=0)

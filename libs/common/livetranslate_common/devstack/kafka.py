@@ -10,6 +10,11 @@ The jars live in ``libs_dir`` (by default the stack's ``kafka/libs``, shared by 
 instance, also by the test fixtures' throw-away brokers); Maven copies them there once from
 ``devstack/kafka_runtime/pom.xml``.
 
+``stop()`` then ``start()`` restarts the broker in place: same ports, same log dirs, the
+topics and their messages kept (the storage is formatted only once). ``kill()`` stops it the
+hard way, as a crash would (SIGKILL: no controlled shutdown, no flushed producer state; the
+next start recovers the logs). Tests use both to prove that clients ride out a restart.
+
 ``auto.create.topics.enable`` is false: every topic comes from the catalogue
 (``topics.ensure_topics``) and Faust creates its internal changelog/repartition topics through
 the admin API, so an auto-created topic could only be a mistake (a wrong prefix, a typo) and
@@ -26,6 +31,7 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -322,6 +328,16 @@ class LocalKafka(ProcessBackedComponent):
 
     def is_running(self) -> bool:
         return self.process.is_running()
+
+    def kill(self, timeout: float = 10.0) -> bool:
+        """Crash the broker (SIGKILL); True if it was running. ``start()`` brings it back."""
+        pid = self.process.pid
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        self.process.stop(timeout)  # reaps it and removes the pid file
+        return True
 
     def start(self, timeout: float = 120.0) -> bool:
         """Start the broker (fetching jars and formatting storage first if needed).

@@ -10,6 +10,7 @@ in ``services/gateway/LIVE_PROTOCOL.md``.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -34,6 +35,7 @@ CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_SESSION_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4408
 CLOSE_SESSION_ENDED = 4409
@@ -49,16 +51,20 @@ BYTES_PER_SAMPLE = 2  # PCM16
 
 
 class LiveProtocolError(Exception):
-    """The client broke the protocol: tell it ``code``/``message``, close with ``close_code``."""
+    """The stream must close: tell the client ``code``/``message`` (and ``details``, more
+    fields of the error message), close with ``close_code``."""
 
-    def __init__(self, close_code: int, code: str, message: str) -> None:
+    def __init__(
+        self, close_code: int, code: str, message: str, details: Mapping[str, int] | None = None
+    ) -> None:
         super().__init__(message)
         self.close_code = close_code
         self.code = code
         self.message = message
+        self.details = dict(details or {})
 
-    def client_message(self) -> dict[str, str]:
-        return {"type": "error", "code": self.code, "message": self.message}
+    def client_message(self) -> dict[str, str | int]:
+        return {"type": "error", "code": self.code, "message": self.message, **self.details}
 
 
 # --------------------------------------------------------------------------- messages
@@ -379,6 +385,11 @@ class Pacer:
     ``max_ahead_s`` ahead closes the stream (4429). Messages of any kind are also counted in
     a token bucket (``max_messages_per_s`` refill, ``message_burst`` capacity): a client
     flooding tiny frames or pings is closed (4429) before it costs more than it is worth.
+
+    When the gateway itself stops reading (Kafka has not acknowledged the chunks in flight),
+    the client keeps sending at its pace and its messages queue up in the socket; read once
+    Kafka is back, they arrive at once. :meth:`stalled` credits the bucket with what the
+    client may have sent meanwhile, so that backlog does not count as a flood.
     """
 
     def __init__(
@@ -400,8 +411,12 @@ class Pacer:
         self.audio_s = 0.0
         self._tokens = float(message_burst)
         self._tokens_at = started_at
+        # Messages excused because the gateway stopped reading (see stalled()).
+        self._stall_credit = 0.0
         #: Total time spent holding the client back.
         self.held_s = 0.0
+        #: Total time the gateway stopped reading because Kafka had not acknowledged.
+        self.stalled_s = 0.0
 
     def ahead(self, now: float) -> float:
         return self.audio_s - (now - self.started_at)
@@ -413,12 +428,20 @@ class Pacer:
     def held(self, seconds: float) -> None:
         self.held_s += seconds
 
+    def stalled(self, seconds: float) -> None:
+        """The gateway left the socket unread for ``seconds`` for reasons of its own."""
+        self.stalled_s += seconds
+        self._stall_credit += seconds * self.max_messages_per_s
+
     def on_message(self, now: float) -> None:
         elapsed = max(0.0, now - self._tokens_at)
         self._tokens = min(
             float(self.message_burst), self._tokens + elapsed * self.max_messages_per_s
         )
         self._tokens_at = now
+        if self._tokens < 1.0 and self._stall_credit >= 1.0:
+            self._stall_credit -= 1.0
+            return
         if self._tokens < 1.0:
             raise LiveProtocolError(
                 CLOSE_TOO_FAST,

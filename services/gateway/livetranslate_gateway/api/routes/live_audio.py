@@ -36,6 +36,14 @@ once; beyond that the gateway stops reading until the clock catches up, so TCP s
 client down. Audio read more than ``GATEWAY_LIVE_MAX_AHEAD_S`` ahead, or more than
 ``GATEWAY_LIVE_MAX_MESSAGES_PER_S`` messages a second on average, closes with 4429.
 Nothing is ever buffered without bound: a frame, the partial chunk and the chunks in flight.
+
+Kafka away (a broker restart, a leader moving): the producer retries, the chunks in flight
+wait, and once all of them wait the gateway stops reading, so the client is held back by TCP
+as above; read again afterwards, the frames it queued meanwhile are not counted as a flood.
+If a batch stays unacknowledged for ``GATEWAY_LIVE_MAX_KAFKA_WAIT_S``, the stream closes with
+1013 and the error ``kafka_unavailable``, which says how many chunks (``acknowledged_chunks``,
+``acknowledged_ms``) Kafka has. ``stream_ended`` is sent only once Kafka has every chunk and
+the end.
 """
 
 from __future__ import annotations
@@ -75,6 +83,7 @@ from livetranslate_gateway.core.live_stream import (
     CLOSE_SESSION_ENDED,
     CLOSE_SESSION_NOT_FOUND,
     CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN_LATER,
     CLOSE_UNSUPPORTED_DATA,
     ClockMessage,
     CutChunk,
@@ -97,7 +106,7 @@ router = APIRouter()
 
 #: How long a client may take to send its start message.
 START_TIMEOUT_S = 10.0
-#: How long the end of a stream may take to reach Kafka before we give up on it.
+#: How long writing a stream's end into the read model may take.
 FINISH_TIMEOUT_S = 30.0
 #: Messages a client may send at once above its average rate.
 MESSAGE_BURST = 200
@@ -203,6 +212,9 @@ class _LiveStream:
         self._audio: LiveAudioState | None = None
         self._pacer: Pacer | None = None
         self._publishing: asyncio.Task[Envelope] | None = None
+        # What Kafka has acknowledged: the first chunks of the stream, in order.
+        self._acknowledged_chunks = 0
+        self._acknowledged_samples = 0
         self._finished = False
         self._closed = False
 
@@ -279,14 +291,8 @@ class _LiveStream:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if self._publishing in done:
                 # The publisher only returns after the end; before it, it can only fail.
-                error = self._publishing.exception()
-                log.error("live stream: publishing failed: %r", error)
                 self._finished = True  # Kafka refuses: the end could not be published either.
-                await self._reject(
-                    LiveProtocolError(
-                        CLOSE_INTERNAL_ERROR, "publish_failed", "could not publish the audio"
-                    )
-                )
+                await self._reject(self._publishing_error())
                 return
             if results in done and not await self._results_ended(results, reader):
                 return
@@ -319,9 +325,13 @@ class _LiveStream:
             raise error
         reason = reader.result()
         ended = await self._finish(reason)
-        if reason != "completed" or ended is None:
-            if ended is None:
-                await self._close(CLOSE_INTERNAL_ERROR, "could not publish the end of the stream")
+        if ended is None:
+            if reason == "completed" and self._publishing_failure() is not None:
+                await self._reject(self._publishing_error())
+            elif reason == "completed":
+                await self._close(CLOSE_INTERNAL_ERROR, "could not end the stream")
+            return
+        if reason != "completed":
             return
         audio = self._audio
         assert audio is not None
@@ -444,10 +454,17 @@ class _LiveStream:
     async def _hand_over(self) -> None:
         """Move cut chunks to the publishing task, in order, as in-flight room allows."""
         while self._unsent:
-            # Waits while too many chunks are unacknowledged: reading stops, TCP pushes back.
-            # A chunk leaves ``_unsent`` only once it is queued, so a cancelled wait loses
-            # nothing: the end of the stream hands over what is left.
-            await self._in_flight.acquire()
+            # Waits while too many chunks are unacknowledged (Kafka slow or away): reading
+            # stops, TCP pushes back. A chunk leaves ``_unsent`` only once it is queued, so a
+            # cancelled wait loses nothing: the end of the stream hands over what is left.
+            if self._in_flight.locked():
+                began = time.monotonic()
+                await self._in_flight.acquire()
+                if self._pacer is not None:
+                    # The client's frames queued up meanwhile are no flood of its making.
+                    self._pacer.stalled(time.monotonic() - began)
+            else:
+                await self._in_flight.acquire()
             chunk = self._unsent.popleft()
             self._outbox.put_nowait(
                 chunk_event(
@@ -460,19 +477,55 @@ class _LiveStream:
             )
 
     async def _publish_loop(self) -> Envelope:
-        """Publish queued events in order, in batches; returns the end's envelope."""
+        """Publish queued events in order, in batches; returns the end's envelope.
+
+        Raises TimeoutError if Kafka leaves a batch unacknowledged for longer than
+        ``live_max_kafka_wait_s`` (the producer keeps retrying meanwhile; a broker restart
+        shorter than that only delays the stream).
+        """
         while True:
             batch = [await self._outbox.get()]
             while not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
-            envelopes = await self._publisher.publish(
-                self._session_id, batch, trace_id=self._trace_id
-            )
+            async with asyncio.timeout(self._settings.live_max_kafka_wait_s):
+                envelopes = await self._publisher.publish(
+                    self._session_id, batch, trace_id=self._trace_id
+                )
             for event in batch:
                 if isinstance(event, AudioChunkReceived):
+                    self._acknowledged_chunks += 1
+                    self._acknowledged_samples += event.num_samples
                     self._in_flight.release()
             if isinstance(batch[-1], AudioStreamEnded):
                 return envelopes[-1]
+
+    def _publishing_failure(self) -> BaseException | None:
+        publishing = self._publishing
+        if publishing is None or not publishing.done() or publishing.cancelled():
+            return None
+        return publishing.exception()
+
+    def _publishing_error(self) -> LiveProtocolError:
+        """What to tell the client when publishing failed: why, and what Kafka has."""
+        error = self._publishing_failure()
+        log.error("live stream: publishing failed: %r", error)
+        chunks, samples = self._acknowledged_chunks, self._acknowledged_samples
+        stored = {
+            "acknowledged_chunks": chunks,
+            "acknowledged_ms": samples * 1000 // TARGET_SAMPLE_RATE,
+        }
+        told = f"Kafka has the first {chunks} chunks ({stored['acknowledged_ms']} ms)"
+        if isinstance(error, TimeoutError):
+            wait_s = self._settings.live_max_kafka_wait_s
+            return LiveProtocolError(
+                CLOSE_TRY_AGAIN_LATER,
+                "kafka_unavailable",
+                f"Kafka did not acknowledge the audio for {wait_s:g} s; {told}",
+                stored,
+            )
+        return LiveProtocolError(
+            CLOSE_INTERNAL_ERROR, "publish_failed", f"could not publish the audio; {told}", stored
+        )
 
     async def _finish(self, reason: str) -> Envelope | None:
         """Publish what is still held, then AudioStreamEnded; project it. Once."""
@@ -482,30 +535,43 @@ class _LiveStream:
         audio, publishing = self._audio, self._publishing
         if audio is None or publishing is None or publishing.done():
             return None
+        handing = asyncio.create_task(self._hand_over_end(audio, reason), name="live-end")
         try:
-            async with asyncio.timeout(FINISH_TIMEOUT_S):
-                self._unsent.extend(audio.finish())
-                await self._hand_over()
-                self._outbox.put_nowait(
-                    stream_end_event(
-                        self._session_id,
-                        total_chunks=audio.chunks,
-                        total_samples=audio.samples,
-                        reason=reason,
-                    )
-                )
-                envelope = await asyncio.shield(publishing)
-                async with self._db_pool.connection() as conn:
-                    await project_event(conn, envelope)
+            # The publishing task may fail while the rest waits for room in flight: then
+            # nothing more can be published, and waiting for room would never end.
+            await asyncio.wait({handing, publishing}, return_when=asyncio.FIRST_COMPLETED)
+            if handing.done():
+                handing.result()
+            else:
+                await cancel_and_wait(handing)
+            # Bounded: each batch waits at most live_max_kafka_wait_s.
+            envelope = await asyncio.shield(publishing)
+            async with asyncio.timeout(FINISH_TIMEOUT_S), self._db_pool.connection() as conn:
+                await project_event(conn, envelope)
         except Exception:
             log.exception("live stream: could not publish its end (%s)", reason)
             publishing.cancel()
             return None
         log.info(
-            "live stream ended (%s): %d chunks, %d samples, held back %.1f s",
+            "live stream ended (%s): %d chunks, %d samples, held back %.1f s, waited %.1f s"
+            " for Kafka",
             reason,
             audio.chunks,
             audio.samples,
             self._pacer.held_s if self._pacer else 0.0,
+            self._pacer.stalled_s if self._pacer else 0.0,
         )
         return envelope
+
+    async def _hand_over_end(self, audio: LiveAudioState, reason: str) -> None:
+        """Hand over what the stream still holds, then its end."""
+        self._unsent.extend(audio.finish())
+        await self._hand_over()
+        self._outbox.put_nowait(
+            stream_end_event(
+                self._session_id,
+                total_chunks=audio.chunks,
+                total_samples=audio.samples,
+                reason=reason,
+            )
+        )
