@@ -114,7 +114,9 @@ def test_a_final_contributes_its_span_its_words_and_its_latency() -> None:
     contribution = contribution_of(final, source=STREAM)
     assert contribution == Contribution(3, "SPEAKER_00", 3000, 7, bucket_of(550))
     # Without word timings the text's words count.
-    no_words = contribution_of(_final(start_ms=0, end_ms=10, text=" Hi there, all. "), source=SourceType.BOT.value)
+    no_words = contribution_of(
+        _final(start_ms=0, end_ms=10, text=" Hi there, all. "), source=SourceType.BOT.value
+    )
     assert no_words.words == 3
     # An upload's finals wait behind each other by design: no latency counted.
     assert contribution_of(final, source=SourceType.UPLOAD.value).latency_bucket is None
