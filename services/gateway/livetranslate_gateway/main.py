@@ -13,9 +13,11 @@ from livetranslate_common.envelope import new_trace_id
 from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.settings import KafkaSettings
+from livetranslate_gateway.adapters.analytics_client import AnalyticsClient, AnalyticsSettings
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
 from livetranslate_gateway.api.routes import (
+    analytics,
     health,
     live_audio,
     results_ws,
@@ -43,6 +45,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
         await app.state.fanout.start()
         stack.push_async_callback(app.state.fanout.stop)
+        app.state.analytics = AnalyticsClient(AnalyticsSettings())
+        stack.push_async_callback(app.state.analytics.close)
         yield
 
 
@@ -90,4 +94,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(speakers.router)
     app.include_router(results_ws.router)
     app.include_router(live_audio.router)
+    app.include_router(analytics.router)
     return app
