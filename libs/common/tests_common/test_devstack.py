@@ -195,10 +195,12 @@ def _consume_all(bootstrap: str, topic: str, expected: int) -> list[bytes | None
 def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
     kafka_port, controller_port, pg_port = free_port(), free_port(), free_port()
     gateway_port, pipeline_port, projector_port = free_port(), free_port(), free_port()
-    reprocess_port = free_port()
+    reprocess_port, monitoring_port = free_port(), free_port()
     ports = [
         "--reprocess-port",
         str(reprocess_port),
+        "--monitoring-port",
+        str(monitoring_port),
         "--gateway-port",
         str(gateway_port),
         "--pipeline-port",
@@ -221,6 +223,7 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
         assert "pipeline: started" in out
         assert "projector: started" in out
         assert "reprocess: started" in out
+        assert "monitoring: started" in out
         assert "gateway: started" in out
         assert "topics created: " in out
         assert f"DATABASE_URL={db_url}" in out
@@ -237,6 +240,7 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
             "pipeline": True,
             "projector": True,
             "reprocess": True,
+            "monitoring": True,
             "gateway": True,
         }
         assert {row["name"]: row["port"] for row in status} == {
@@ -245,6 +249,7 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
             "pipeline": pipeline_port,
             "projector": projector_port,
             "reprocess": reprocess_port,
+            "monitoring": monitoring_port,
             "gateway": gateway_port,
         }
         with urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/health") as response:
@@ -262,7 +267,10 @@ def test_stack_cli_up_down_keeps_data(stack_dir: Path) -> None:
             conn.execute("INSERT INTO kept VALUES ('survives')")
 
         stopped_all = _cli(stack_dir, "down")
-        assert "stopped: gateway, reprocess, projector, pipeline, postgres, kafka" in stopped_all
+        assert (
+            "stopped: gateway, monitoring, reprocess, projector, pipeline, postgres, kafka"
+            in stopped_all
+        )
         assert not port_open("127.0.0.1", gateway_port)
         assert not port_open("127.0.0.1", kafka_port)
         assert not port_open("127.0.0.1", pg_port)

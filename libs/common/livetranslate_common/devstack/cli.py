@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--pipeline-port", type=int, help="the pipeline worker's web (health) port")
     up.add_argument("--projector-port", type=int, help="the projector's web (health) port")
     up.add_argument("--reprocess-port", type=int, help="the reprocessing worker's web port")
+    up.add_argument("--monitoring-port", type=int, help="the analytics worker's web port")
 
     down = commands.add_parser("down", help="stop everything (or --only NAME)")
     down.add_argument("--only", action="append")
@@ -74,6 +75,7 @@ def _stack(args: argparse.Namespace) -> DevStack:
             "pipeline_web": args.pipeline_port,
             "projector_web": args.projector_port,
             "reprocess_web": args.reprocess_port,
+            "monitoring_web": args.monitoring_port,
         }
         chosen = {key: value for key, value in overrides.items() if value is not None}
         if chosen:

@@ -1,5 +1,5 @@
 """The project's own services as managed processes: the gateway, the audio pipeline, its
-projector and its reprocessing worker.
+projector and its reprocessing worker, and the monitoring service's analytics worker.
 
 The launcher, the end-to-end tests and the benchmarks start them the same way an operator's
 process manager would: as separate processes configured only by environment variables.
@@ -91,12 +91,27 @@ def reprocess_process(
     return _faust_worker(module, name, run_dir, web_port, reprocess_env)
 
 
+def monitoring_process(
+    run_dir: Path, *, web_port: int, env: Mapping[str, str], name: str = "monitoring"
+) -> ManagedProcess:
+    """The analytics worker; ready once it has its partitions and has recovered its table."""
+    monitoring_env = {
+        **env,
+        "MONITORING_WEB_PORT": str(web_port),
+        "MONITORING_DATA_DIR": str(run_dir / f"{name}-faust"),
+    }
+    return _faust_worker("livetranslate_monitoring", name, run_dir, web_port, monitoring_env)
+
+
 def add_services(stack: DevStack) -> None:
-    """Register the pipeline, the projector and the gateway with the local stack (started
-    after Kafka)."""
+    """Register the pipeline, the projector, the reprocessing and analytics workers and the
+    gateway with the local stack (started after Kafka)."""
     run_dir = stack.stack_dir / "services"
     env = {**stack.service_env(), "LIVETRANSLATE_TOPIC_PREFIX": KafkaSettings().topic_prefix}
     stack.add_service(pipeline_process(run_dir, web_port=stack.ports.pipeline_web, env=env))
     stack.add_service(projector_process(run_dir, web_port=stack.ports.projector_web, env=env))
     stack.add_service(reprocess_process(run_dir, web_port=stack.ports.reprocess_web, env=env))
-    stack.add_service(gateway_process(run_dir, port=stack.ports.gateway, env=env))
+    stack.add_service(monitoring_process(run_dir, web_port=stack.ports.monitoring_web, env=env))
+    analytics_url = f"http://127.0.0.1:{stack.ports.monitoring_web}"
+    gateway_env = {**env, "GATEWAY_ANALYTICS_URL": analytics_url}
+    stack.add_service(gateway_process(run_dir, port=stack.ports.gateway, env=gateway_env))

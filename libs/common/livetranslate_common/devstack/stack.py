@@ -46,6 +46,7 @@ class StackPorts:
     pipeline_web: int = 6066
     projector_web: int = 6067
     reprocess_web: int = 6068
+    monitoring_web: int = 6069
 
 
 @dataclass(frozen=True, slots=True)
