@@ -2,9 +2,11 @@
 
 Counted: final segments of the live run (``run_id`` "live"; a reprocessing run's transcript
 stands beside it and would count the same speech twice), into the window that holds the final's
-publication time (its envelope's timestamp). A session's SessionCreated (forwarded to
-audio-results by the pipeline) records its source type, which decides whether its finals'
-latency counts. Everything else, and anything older than the retention, changes nothing.
+publication time (its envelope's timestamp). Partials and SessionCreated events count nothing
+but may show that the session is live (``live_evidence``), which decides whether its finals'
+latency counts; a window knows it from then on, and a session's new window learns it from
+the session's earlier ones. Everything else, and anything older than the retention, changes
+nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from livetranslate_common.runs import LIVE_RUN
-from livetranslate_monitoring.core.figures import contribution_of, segment_key
+from livetranslate_monitoring.core.figures import contribution_of, live_evidence, segment_key
 from livetranslate_monitoring.core.windows import SessionWindow, count_final, window_start
 from livetranslate_monitoring.tables import SessionWindowStore
 from livetranslate_schemas.events import Envelope, SessionCreated, TranscriptionCompleted
@@ -30,27 +32,28 @@ def record_event(
 ) -> Outcome:
     """Apply one event to the windows of its session (from the agent: table writes)."""
     payload = envelope.payload
-    published = envelope.timestamp.timestamp()
+    if isinstance(payload, TranscriptionCompleted) and payload.run_id != LIVE_RUN:
+        return Outcome.IGNORED
     if not isinstance(payload, SessionCreated | TranscriptionCompleted):
         return Outcome.IGNORED
+    published = envelope.timestamp.timestamp()
     if published < store.oldest_kept(now):
         return Outcome.TOO_OLD
     start = window_start(published, store.size_s)
     session_id = payload.session_id
-    current = store.get(session_id, start)
-    if isinstance(payload, SessionCreated):
-        window = current or SessionWindow(partition)
-        if window.source == payload.source_type.value:
-            return Outcome.DUPLICATE
-        window.source = payload.source_type.value
-        store.put(session_id, start, window)
-        return Outcome.COUNTED
-    if not payload.is_final or payload.run_id != LIVE_RUN:
+    live = live_evidence(payload)
+    if not (isinstance(payload, TranscriptionCompleted) and payload.is_final):
+        if live and not store.is_live(session_id, start):
+            window = store.get(session_id, start) or SessionWindow(partition)
+            window.live = True
+            store.put(session_id, start, window)
         return Outcome.IGNORED
+    current = store.get(session_id, start)
     if current is None:
-        current = SessionWindow(partition, source=store.earlier_source(session_id, start, now))
+        current = SessionWindow(partition, live=store.earlier_live(session_id, start, now))
+    current.live = current.live or live
     earlier = store.get(session_id, start - store.size_s)
-    contribution = contribution_of(payload, source=current.source)
+    contribution = contribution_of(payload, live=current.live)
     changed = count_final(segment_key(payload), contribution, current=current, earlier=earlier)
     if changed is None:
         return Outcome.DUPLICATE

@@ -60,16 +60,20 @@ class SessionWindowStore:
         """Start of the oldest window still kept."""
         return now - self.retention_s - now % self.size_s
 
-    def earlier_source(self, session_id: str, start: float, now: float) -> str | None:
-        """The session's source type from its latest window before ``start`` that knows it."""
+    def is_live(self, session_id: str, start: float) -> bool:
+        """Whether the window says its session is live (without decoding all of it)."""
+        value = session_windows.get(self._key(session_id, start))
+        return value is not None and bool(value.get("live"))
+
+    def earlier_live(self, session_id: str, start: float, now: float) -> bool:
+        """Whether any of the session's kept windows before ``start`` knows it is live."""
         oldest = self.oldest_kept(now)
         earlier = start - self.size_s
         while earlier >= oldest:
-            found = self.get(session_id, earlier)
-            if found is not None and found.source is not None:
-                return found.source
+            if self.is_live(session_id, earlier):
+                return True
             earlier -= self.size_s
-        return None
+        return False
 
     def windows_of(
         self, session_id: str, now: float, partitions: set[int]

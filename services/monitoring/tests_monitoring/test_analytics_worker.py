@@ -90,6 +90,7 @@ def _final(
     words: int,
     latency: tuple[int, int],
     run_id: str = LIVE_RUN,
+    revision: int = 0,
     is_final: bool = True,
 ) -> TranscriptionCompleted:
     queue_ms, end_of_speech_ms = latency
@@ -97,7 +98,7 @@ def _final(
         sample_of(TranscriptionCompleted),
         session_id=session_id,
         segment_id=f"{session_id}:{position_ms * 16:012d}",
-        revision=2,
+        revision=revision,
         is_final=is_final,
         run_id=run_id,
         start_ms=position_ms,
@@ -175,25 +176,34 @@ def test_figures_per_session_and_per_hour_count_each_final_once(
     live, upload, silent = _created(gateway), _created(gateway), _created(gateway)
     hour = time.time() // HOUR * HOUR
     earlier = hour - HOUR
-    first = _final(live, 0, end_ms=6000, speaker="SPEAKER_00", words=15, latency=(20, 480))
-    first_sent = _at(first, earlier + HOUR - 1)
-    stream = dataclasses.replace(sample_of(SessionCreated), session_id=live)
-    recorded = dataclasses.replace(
-        sample_of(SessionCreated), session_id=upload, source_type=SourceType.UPLOAD
+    first = _final(
+        live, 0, end_ms=6000, speaker="SPEAKER_00", words=15, latency=(20, 480), revision=1
     )
+    first_sent = _at(first, earlier + HOUR - 1)
+
+    def created(session_id: str) -> SessionCreated:
+        # As the gateway creates every session, live or not (the pipeline forwards it).
+        return dataclasses.replace(
+            sample_of(SessionCreated), session_id=session_id, source_type=SourceType.UPLOAD
+        )
+
     _publish(
         kafka_topics,
         [
-            # In the hour before: the session's start (its source type) and its first final.
-            _at(stream, earlier + 100),
+            # In the hour before: the session's start, a partial (only live audio gets them,
+            # so from now on the session's latency counts) and its first final.
+            _at(created(live), earlier + 100),
+            _at(dataclasses.replace(first, revision=0, is_final=False), earlier + HOUR - 2),
             first_sent,
             # Redelivered as it was, then published again by a worker taking the session over,
             # by then in the next hour: neither counts again.
             first_sent,
             _at(first, hour + 2),
             # Neither a partial nor a reprocessing run's final counts.
-            _at(dataclasses.replace(first, segment_id=f"{live}:x", is_final=False), hour + 3),
+            _at(dataclasses.replace(first, segment_id=f"{live}:x", is_final=False), earlier),
             _at(dataclasses.replace(first, segment_id=f"{live}:y", run_id="rp-1"), hour + 3),
+            # The next two finals (revision 0, no partial before them) start the session's
+            # window of this hour: it learns from the hour before that the session is live.
             _at(
                 _final(live, 7000, end_ms=10000, speaker="SPEAKER_01", words=9, latency=(30, 670)),
                 hour + 5,
@@ -203,7 +213,7 @@ def test_figures_per_session_and_per_hour_count_each_final_once(
                 hour + 10,
             ),
             # An upload: its words and talk time count, its latency does not.
-            _at(recorded, hour + 1),
+            _at(created(upload), hour + 1),
             _at(
                 _final(upload, 0, end_ms=30000, speaker=None, words=60, latency=(4000, 900)),
                 hour + 20,

@@ -11,6 +11,7 @@ from livetranslate_monitoring.core.figures import (
     Contribution,
     Figures,
     contribution_of,
+    live_evidence,
     segment_key,
 )
 from livetranslate_monitoring.core.histogram import (
@@ -28,6 +29,7 @@ from livetranslate_monitoring.core.reports import (
 from livetranslate_monitoring.core.windows import SessionWindow, count_final, window_start
 from livetranslate_schemas.events import (
     LatencyMetrics,
+    SessionCreated,
     SourceType,
     TranscriptionCompleted,
     WordTiming,
@@ -35,7 +37,6 @@ from livetranslate_schemas.events import (
 from livetranslate_schemas.samples import sample_of
 
 HOUR = 3600.0
-STREAM = SourceType.STREAM.value
 
 
 def _final(
@@ -111,23 +112,33 @@ def test_a_histogram_merges_takes_back_and_survives_json() -> None:
 
 def test_a_final_contributes_its_span_its_words_and_its_latency() -> None:
     final = _final(start_ms=1000, end_ms=4000, words=7, queue_ms=30, eos_ms=520)
-    contribution = contribution_of(final, source=STREAM)
+    contribution = contribution_of(final, live=True)
     assert contribution == Contribution(3, "SPEAKER_00", 3000, 7, bucket_of(550))
     # Without word timings the text's words count.
-    no_words = contribution_of(
-        _final(start_ms=0, end_ms=10, text=" Hi there, all. "), source=SourceType.BOT.value
-    )
+    no_words = contribution_of(_final(start_ms=0, end_ms=10, text=" Hi there, all. "), live=True)
     assert no_words.words == 3
     # An upload's finals wait behind each other by design: no latency counted.
-    assert contribution_of(final, source=SourceType.UPLOAD.value).latency_bucket is None
-    assert contribution_of(final, source=None).latency_bucket is None
+    assert contribution_of(final, live=False).latency_bucket is None
     # No end-of-speech measure: no latency; no queue measure: the rest of it.
-    assert contribution_of(_final(start_ms=0, end_ms=1, eos_ms=None), source=STREAM) == (
+    assert contribution_of(_final(start_ms=0, end_ms=1, eos_ms=None), live=True) == (
         Contribution(3, "SPEAKER_00", 1, 3, None)
     )
     missing_queue = _final(start_ms=0, end_ms=1, queue_ms=None, eos_ms=700)
-    assert contribution_of(missing_queue, source=STREAM).latency_bucket == bucket_of(700)
+    assert contribution_of(missing_queue, live=True).latency_bucket == bucket_of(700)
     assert segment_key(final) == f"{1000 * 16:012d}"
+
+
+def test_partials_later_revisions_and_live_sources_show_a_live_session() -> None:
+    partial = _final(start_ms=0, end_ms=900, revision=0)
+    assert live_evidence(dataclasses.replace(partial, is_final=False))
+    assert live_evidence(_final(start_ms=0, end_ms=900, revision=1))
+    # A final at revision 0: an upload's, or a live utterance too short for a partial.
+    assert not live_evidence(partial)
+    created = sample_of(SessionCreated)
+    assert live_evidence(dataclasses.replace(created, source_type=SourceType.STREAM))
+    assert live_evidence(dataclasses.replace(created, source_type=SourceType.BOT))
+    # The gateway creates every session as an UPLOAD, live or not: no evidence either way.
+    assert not live_evidence(dataclasses.replace(created, source_type=SourceType.UPLOAD))
 
 
 def test_talk_time_words_per_minute_and_shares_per_speaker() -> None:
@@ -163,7 +174,7 @@ def test_talk_time_words_per_minute_and_shares_per_speaker() -> None:
 
 
 def test_a_final_counts_once_however_often_it_comes() -> None:
-    window = SessionWindow(partition=2, source=STREAM)
+    window = SessionWindow(partition=2, live=True)
     contribution = Contribution(3, "SPEAKER_00", 2000, 5, bucket_of(500))
     assert count_final("a", contribution, current=window) is window
     before = window.figures.summary()
@@ -202,7 +213,7 @@ def test_windows_are_aligned_to_the_epoch() -> None:
 
 
 def _window(partition: int, *contributions: Contribution) -> SessionWindow:
-    window = SessionWindow(partition=partition, source=STREAM)
+    window = SessionWindow(partition=partition, live=True)
     for index, contribution in enumerate(contributions):
         window.put(str(index), contribution)
     return window
@@ -215,7 +226,7 @@ def test_hour_totals_add_up_sessions_and_workers() -> None:
         (10 * HOUR, _window(0, fast)),
         (11 * HOUR, _window(0, fast, fast)),
         # Only a SessionCreated in this window: not a session with figures.
-        (11 * HOUR, SessionWindow(partition=0, source=STREAM)),
+        (11 * HOUR, SessionWindow(partition=0, live=True)),
         # Outside the range asked for.
         (13 * HOUR, _window(0, slow)),
     ]

@@ -11,8 +11,8 @@ Definitions (the README's Analytics section repeats them):
   from the gateway publishing the audio chunk that closed the utterance to the pipeline
   publishing the final, as the pipeline measured it. It leaves out the pause the endpointer
   must hear before it knows an utterance is over and the delivery to clients. It is counted
-  for live sources only (streams and bots): an upload's audio all arrives at once, so its
-  finals queue behind each other by design.
+  for live sessions only (see ``live_evidence``): an upload's audio all arrives at once, so
+  its finals queue behind each other by design.
 """
 
 from __future__ import annotations
@@ -22,10 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livetranslate_monitoring.core.histogram import LatencyHistogram, bucket_of
-from livetranslate_schemas.events import SourceType, TranscriptionCompleted
+from livetranslate_schemas.events import (
+    EventPayload,
+    SessionCreated,
+    SourceType,
+    TranscriptionCompleted,
+)
 
 # Sources whose audio arrives as it is spoken: their finals' latency means something.
-LIVE_SOURCES = frozenset({SourceType.STREAM.value, SourceType.BOT.value})
+LIVE_SOURCES = frozenset({SourceType.STREAM, SourceType.BOT})
 # The JSON key of segments without a speaker label (diarization off).
 UNATTRIBUTED = ""
 
@@ -38,7 +43,7 @@ class Contribution:
     speaker: str | None
     talk_ms: int
     words: int
-    # None: not measured, or not a live source.
+    # None: not measured, or not a live session.
     latency_bucket: int | None
 
     def to_json(self) -> list[Any]:
@@ -58,9 +63,27 @@ def final_latency_ms(segment: TranscriptionCompleted) -> int | None:
     return max(0, latency.end_of_speech_to_result_ms + (latency.queue_ms or 0))
 
 
-def contribution_of(segment: TranscriptionCompleted, *, source: str | None) -> Contribution:
+def live_evidence(payload: EventPayload) -> bool:
+    """Whether the event shows its session's audio arrives as it is spoken.
+
+    audio-results does not say it outright: the gateway creates every session as an UPLOAD
+    (the live socket's chunks say STREAM, but they stay on audio-ingest). What shows is that
+    the pipeline publishes partial results for live audio only: a partial, or a final with a
+    revision above 0 (partials came before it), is a live session's. So is a SessionCreated
+    saying STREAM or BOT (a bot's session, say). A live session's finals before its first
+    partial (short utterances at its start) are not known to be live and their latency is
+    not counted.
+    """
+    if isinstance(payload, SessionCreated):
+        return payload.source_type in LIVE_SOURCES
+    if isinstance(payload, TranscriptionCompleted):
+        return not payload.is_final or payload.revision > 0
+    return False
+
+
+def contribution_of(segment: TranscriptionCompleted, *, live: bool) -> Contribution:
     words = len(segment.words) if segment.words else len(segment.text.split())
-    latency = final_latency_ms(segment) if source in LIVE_SOURCES else None
+    latency = final_latency_ms(segment) if live else None
     return Contribution(
         revision=segment.revision,
         speaker=segment.speaker,

@@ -22,8 +22,9 @@ class SessionWindow:
     # The audio-results partition the session's events arrive on: a worker holds copies of
     # other workers' partitions (standby replicas), and only the owner's count.
     partition: int
-    # The session's source type (stream, bot, upload), once its SessionCreated was seen.
-    source: str | None = None
+    # Whether the session is known to be live (see figures.live_evidence): then its finals'
+    # latency counts.
+    live: bool = False
     figures: Figures = field(default_factory=Figures)
     segments: dict[str, Contribution] = field(default_factory=dict)
 
@@ -38,7 +39,7 @@ class SessionWindow:
     def to_json(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
-            "source": self.source,
+            "live": self.live,
             "figures": self.figures.to_json(),
             "segments": {key: c.to_json() for key, c in self.segments.items()},
         }
@@ -47,7 +48,7 @@ class SessionWindow:
     def from_json(cls, data: Mapping[str, Any]) -> SessionWindow:
         return cls(
             partition=int(data["partition"]),
-            source=data.get("source"),
+            live=bool(data.get("live", False)),
             figures=Figures.from_json(data.get("figures", {})),
             segments={
                 key: Contribution.from_json(value)
