@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiokafka.partitioner import DefaultPartitioner
@@ -144,7 +145,7 @@ async def _ask_owner(web: Any, request: Any, session_id: str, partition: int) ->
     if not owners:
         return _problem(web, 503, f"no worker owns partition {partition} right now")
     try:
-        status, body = await _ask(f"{owners[0]}/analytics/sessions/{session_id}")
+        status, body = await _ask(f"{owners[0]}/analytics/sessions/{quote(session_id, safe='')}")
     except AnalyticsUnavailableError as exc:
         return _problem(web, 503, str(exc))
     return web.json(body, status=status)
