@@ -1,0 +1,1 @@
+"""Runnable examples of reading LiveTranslate's topics with this package alone."""
