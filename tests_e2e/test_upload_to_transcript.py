@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from livetranslate_common.readmodel.rebuild import READ_MODEL_TABLES
-from livetranslate_common.replay_cli import rebuild
+from livetranslate_common.replay_cli import PROJECTED_TOPICS, rebuild
 from livetranslate_common.speech_samples import (
     FloatSamples,
     SpokenLine,
@@ -114,15 +114,16 @@ async def test_speech_in_words_out(
         assert stored == live
         await _rename_after_the_end(client, session_id, running_system.database_url)
 
-    # The rebuild command replaces the read model by the projection of audio-results alone
-    # (the audio is never read): row for row what live projection wrote, twice over.
+    # The rebuild command replaces the read model by the projection of audio-results and
+    # audio-reprocess (the audio is never read): row for row what live projection wrote,
+    # twice over.
     before = _table_snapshot(running_system.database_url)
     assert len(before["segments"]) == len(finals)
     topics = running_system.topics
     for _ in range(2):
         summary = await rebuild(
             topics.bootstrap_servers,
-            topics["audio-results"],
+            [topics[name] for name in PROJECTED_TOPICS],
             running_system.database_url,
             progress=False,
         )

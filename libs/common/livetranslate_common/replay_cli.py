@@ -110,9 +110,13 @@ PROJECTED_TOPICS = (AUDIO_RESULTS.name, AUDIO_REPROCESS.name)
 
 
 async def rebuild(
-    bootstrap_servers: str, topics: Sequence[str], database_url: str, *, progress: bool
+    bootstrap_servers: str, topics: list[str], database_url: str, *, progress: bool
 ) -> RebuildSummary:
-    """Migrate, then rebuild the read model from ``topics``; raises on any failure."""
+    """Migrate, then rebuild the read model from ``topics``; raises on any failure.
+
+    A list rather than any sequence, so that a lone topic name (itself a sequence of
+    one-letter strings) is a type error instead of a rebuild from topics "t", "8"...
+    """
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await apply_migrations(conn)
         with contextlib.ExitStack() as stack:
