@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
@@ -13,7 +14,7 @@ from faust.types import TransportT
 from mode.utils.queues import FlowControlEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from livetranslate_common.catalogue import SESSION_PARTITIONS
+from livetranslate_common.catalogue import SESSION_PARTITIONS, CleanupPolicy, TopicSpec
 from livetranslate_common.faust_codec import CODEC_NAME, register_codec
 from livetranslate_common.log import logging_config
 from livetranslate_common.settings import KafkaSettings
@@ -165,3 +166,42 @@ def serve_health_and_metrics(app: faust.App, checks: Callable[[], Mapping[str, b
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def changelog_spec(
+    app: faust.App,
+    table: Any,
+    *,
+    key: str,
+    description: str,
+    retention_ms: int = -1,
+    extra_config: Mapping[str, str] | None = None,
+) -> TopicSpec:
+    """A table's changelog topic, named as Faust names it, to create before the worker starts.
+
+    Faust declares it itself while starting, but the consumer's metadata can miss a topic
+    created a moment earlier: the table then sees "0 partitions" and the agent crashes on its
+    first write until the metadata refreshes (seen on a loaded machine).
+    """
+    return TopicSpec(
+        # "<app id>-<table>-changelog" (the app id carries the prefix).
+        name=f"{app.conf.id}-{table.name}-changelog",
+        key=key,
+        events=(),
+        partitions=table.partitions or app.conf.topic_partitions,
+        cleanup_policy=CleanupPolicy.COMPACT,
+        retention_ms=retention_ms,
+        description=description,
+        extra_config=dict(extra_config or {}),
+    )
+
+
+def worker_main(app: faust.App, before_worker: Callable[[], object]) -> None:
+    """``python -m <service> ...``: Faust's command line; ``before_worker`` first, for a worker.
+
+    Only a worker needs what it prepares (its tables' changelog topics), not ``--help`` or
+    Faust's other commands.
+    """
+    if "worker" in sys.argv[1:]:
+        before_worker()
+    app.main()

@@ -1,17 +1,12 @@
 """``python -m livetranslate_audio_pipeline worker``: the same as ``faust -A ... worker``."""
 
-import sys
-
 from livetranslate_audio_pipeline.app import app
+from livetranslate_audio_pipeline.changelogs import ensure_changelog_topics
+from livetranslate_common.faust_support import worker_main
 
 
 def main() -> None:
-    if "worker" in sys.argv[1:]:
-        # Only a worker needs them (not `--help` or other commands); see changelogs.py.
-        from livetranslate_audio_pipeline.changelogs import ensure_changelog_topics
-
-        ensure_changelog_topics()
-    app.main()
+    worker_main(app, ensure_changelog_topics)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,12 @@
 """``python -m livetranslate_monitoring worker``: the analytics worker."""
 
-import sys
-
+from livetranslate_common.faust_support import worker_main
 from livetranslate_monitoring.app import app
+from livetranslate_monitoring.changelogs import ensure_changelog_topics
 
 
 def main() -> None:
-    if "worker" in sys.argv[1:]:
-        # Only a worker needs it (not `--help` or other commands); see changelogs.py.
-        from livetranslate_monitoring.changelogs import ensure_changelog_topics
-
-        ensure_changelog_topics()
-    app.main()
+    worker_main(app, ensure_changelog_topics)
 
 
 if __name__ == "__main__":
