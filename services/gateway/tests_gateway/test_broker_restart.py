@@ -9,11 +9,9 @@ log dir. The pipeline does not run: the guarantee is the gateway's and the broke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 
 from livetranslate_common.catalogue import CATALOGUE
 from livetranslate_common.devstack.kafka import LocalKafka
@@ -38,9 +35,9 @@ from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.client import GatewayClient, LiveStreamError
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.live_stream import CLOSE_TRY_AGAIN_LATER, LiveProtocolError, Pacer
-from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded, Envelope
 from livetranslate_schemas.samples import sample_of
+from tests_gateway.served import served_gateway
 
 RATE = 16_000  # the gateway's own rate: no resampling, so the stored audio equals the sent
 
@@ -70,27 +67,6 @@ def topics(broker: LocalKafka, monkeypatch: pytest.MonkeyPatch) -> KafkaTopics:
     monkeypatch.setenv("LIVETRANSLATE_TOPIC_PREFIX", prefix)
     names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
     return KafkaTopics(broker.bootstrap_servers, prefix, names)
-
-
-@contextlib.contextmanager
-def _gateway(settings: GatewaySettings) -> Iterator[str]:
-    """The gateway under uvicorn in a thread: real sockets, real TCP back-pressure."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the gateway did not start"
-        assert time.monotonic() < deadline, "the gateway did not start in time"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -172,7 +148,7 @@ async def test_a_broker_restart_mid_stream_loses_and_doubles_no_chunk(
 ) -> None:
     audio = _audio(seconds, seed=11)
     outage = _Outage(broker, after_s=1.5, down_s=1.5, kill=kill)
-    with _gateway(GatewaySettings(live_chunk_ms=100)) as url:
+    with served_gateway(GatewaySettings(live_chunk_ms=100)) as url:
         async with GatewayClient(url) as client:
             session_id = (await client.create_session())["session_id"]
             restart = asyncio.create_task(asyncio.to_thread(outage.run))
@@ -208,7 +184,7 @@ async def test_a_broker_away_too_long_closes_the_stream_saying_what_kafka_has(
 ) -> None:
     audio = _audio(6.0, seed=12)
     settings = GatewaySettings(live_chunk_ms=100, live_max_kafka_wait_s=2.0)
-    with _gateway(settings) as url:
+    with served_gateway(settings) as url:
         async with GatewayClient(url) as client:
             session_id = (await client.create_session())["session_id"]
             broker_away = asyncio.create_task(asyncio.to_thread(_stop_after, broker, 1.0))

@@ -3,7 +3,6 @@ clients are refused, how fast ones are slowed down or closed."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,12 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from livetranslate_common.devstack.processes import free_port
 from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.serde import decode_event
 from livetranslate_common.settings import KafkaSettings
@@ -36,6 +33,7 @@ from livetranslate_schemas.events import (
     SessionProcessingCompleted,
     SourceType,
 )
+from tests_gateway.served import served_gateway
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 CAPTURED = datetime(2025, 3, 4, 10, 0, 0, tzinfo=UTC)
@@ -382,21 +380,8 @@ def test_a_client_flooding_frames_is_closed(kafka_topics: KafkaTopics, database:
 @pytest.fixture
 def server_url(kafka_topics: KafkaTopics, database: str) -> Iterator[str]:
     """The gateway under uvicorn in a thread: real sockets, real TCP back-pressure."""
-    port = free_port()
-    settings = GatewaySettings(live_burst_s=0.5, live_chunk_ms=200)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the gateway did not start"
-        assert time.monotonic() < deadline, "the gateway did not start in time"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with served_gateway(GatewaySettings(live_burst_s=0.5, live_chunk_ms=200)) as url:
+        yield url
 
 
 async def test_the_client_streams_at_real_time_and_reads_results_until_completed(
