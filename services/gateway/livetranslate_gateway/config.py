@@ -16,6 +16,10 @@ class GatewaySettings(BaseSettings):
     reprocess_models: list[str] = Field(default_factory=lambda: ["tiny.en", "base"])
     # Runs of one session asked for or running at once: each takes a worker's CPU for minutes.
     max_unfinished_runs: int = Field(default=3, ge=1)
+    # The analytics workers (/api/analytics): their web port (MONITORING_WEB_PORT, 6069).
+    analytics_url: str = "http://127.0.0.1:6069"
+    # Connecting to them, sending, waiting for the answer: each at most this long.
+    analytics_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # Uploads are read whole into memory to be decoded; this bounds that memory.
     max_upload_bytes: int = 100 * 1024 * 1024
     max_audio_seconds: float = 4 * 60 * 60

@@ -13,7 +13,7 @@ from livetranslate_common.envelope import new_trace_id
 from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.settings import KafkaSettings
-from livetranslate_gateway.adapters.analytics_client import AnalyticsClient, AnalyticsSettings
+from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
 from livetranslate_gateway.api.routes import (
@@ -45,7 +45,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
         await app.state.fanout.start()
         stack.push_async_callback(app.state.fanout.stop)
-        app.state.analytics = AnalyticsClient(AnalyticsSettings())
+        app.state.analytics = AnalyticsClient(
+            settings.analytics_url, timeout_s=settings.analytics_timeout_s
+        )
         stack.push_async_callback(app.state.analytics.close)
         yield
 

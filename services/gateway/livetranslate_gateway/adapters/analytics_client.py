@@ -12,23 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from livetranslate_gateway.core.errors import GatewayError
 
 log = logging.getLogger(__name__)
-
-
-class AnalyticsSettings(BaseSettings):
-    """``GATEWAY_ANALYTICS_URL``, ``GATEWAY_ANALYTICS_TIMEOUT_S``."""
-
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_ANALYTICS_", extra="ignore")
-
-    # The analytics worker's web port (MONITORING_WEB_PORT, 6069 by default).
-    url: str = "http://127.0.0.1:6069"
-    # Connecting, sending, waiting for the answer: each at most this long.
-    timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
 class AnalyticsUnavailableError(GatewayError):
@@ -42,10 +29,8 @@ class AnalyticsRangeError(GatewayError):
 
 
 class AnalyticsClient:
-    def __init__(self, settings: AnalyticsSettings) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=settings.url.rstrip("/"), timeout=httpx.Timeout(settings.timeout_s)
-        )
+    def __init__(self, url: str, *, timeout_s: float) -> None:
+        self._client = httpx.AsyncClient(base_url=url.rstrip("/"), timeout=httpx.Timeout(timeout_s))
 
     async def close(self) -> None:
         await self._client.aclose()
