@@ -47,8 +47,10 @@ def test_broker_urls_take_the_kafka_convention() -> None:
         broker_urls(" , ")
 
 
-async def test_the_consumer_fetches_with_the_apps_wait_not_fausts() -> None:
-    app = RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9", fetch_max_wait_ms=20)
+async def test_the_consumer_fetches_with_the_apps_wait_and_minimum_not_fausts() -> None:
+    app = RecoveringApp(
+        "fetch-test", broker="kafka://127.0.0.1:9", fetch_max_wait_ms=30, fetch_min_bytes=4096
+    )
     consumer_service = app.consumer
     assert isinstance(consumer_service, faust_aiokafka.Consumer)
     thread = consumer_service._thread
@@ -57,13 +59,17 @@ async def test_the_consumer_fetches_with_the_apps_wait_not_fausts() -> None:
     consumer = thread._create_worker_consumer(transport)
     try:
         # aiokafka builds its fetcher from this when the consumer starts; Faust would pass 1500.
-        assert consumer._fetch_max_wait_ms == 20
+        assert consumer._fetch_max_wait_ms == 30
+        assert consumer._fetch_min_bytes == 4096
     finally:
         await consumer.stop()
         thread.thread_loop.close()  # the thread's own loop, never started here
 
 
-def test_the_default_fetch_wait_is_short_and_a_bad_one_is_refused() -> None:
-    assert RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9").fetch_max_wait_ms == 50
-    with pytest.raises(ValueError, match="at least 1"):
+def test_the_default_fetch_is_short_and_full_and_bad_settings_are_refused() -> None:
+    app = RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9")
+    assert (app.fetch_max_wait_ms, app.fetch_min_bytes) == (20, 256 * 1024)
+    with pytest.raises(ValueError, match="fetch_max_wait_ms must be at least 1"):
         RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9", fetch_max_wait_ms=0)
+    with pytest.raises(ValueError, match="fetch_min_bytes must be at least 1"):
+        RecoveringApp("fetch-test", broker="kafka://127.0.0.1:9", fetch_min_bytes=0)

@@ -32,6 +32,7 @@ app = service_app(
     broker_commit_interval=1.0,
     consumer_max_fetch_size=pipeline_settings.fetch_max_bytes_per_partition,
     fetch_max_wait_ms=pipeline_settings.fetch_max_wait_ms,
+    fetch_min_bytes=pipeline_settings.fetch_min_bytes,
     autodiscover=["livetranslate_audio_pipeline.agents"],
     origin="livetranslate_audio_pipeline",
 )

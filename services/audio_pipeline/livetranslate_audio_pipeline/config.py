@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from livetranslate_common.faust_support import DEFAULT_FETCH_MAX_WAIT_MS
+from livetranslate_common.faust_support import DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_FETCH_MIN_BYTES
 
 
 class PipelineSettings(BaseSettings):
@@ -28,6 +28,8 @@ class PipelineSettings(BaseSettings):
     # How long the broker may hold a fetch that finds nothing new: it bounds how long quiet
     # partitions can hold up busy ones (see livetranslate_common.faust_support).
     fetch_max_wait_ms: int = Field(default=DEFAULT_FETCH_MAX_WAIT_MS, ge=1, le=1500)
+    # How much a fetch waits for, up to that wait: fewer, fuller fetches (see faust_support).
+    fetch_min_bytes: int = Field(default=DEFAULT_FETCH_MIN_BYTES, ge=1, le=64 * 1024 * 1024)
     # Faust's local data (RocksDB or memory stores, its own bookkeeping).
     data_dir: Path = Field(default=Path("pipeline-data"), validation_alias="APP_DATADIR")
     # An operator-provided CTranslate2 Whisper folder instead of the embedded tiny.en.

@@ -6,11 +6,10 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-import faust
 import numpy as np
-from faust.types import TP
+from faust.types import TP, EventT
 
 from livetranslate_audio_pipeline import PIPELINE_VERSION, metrics
 from livetranslate_audio_pipeline.adapters.audio_log import KafkaAudioLog
@@ -36,6 +35,7 @@ from livetranslate_audio_pipeline.tables import (
 from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_results
 from livetranslate_common.catalogue import AUDIO_INGEST
 from livetranslate_common.envelope import new_event
+from livetranslate_common.faust_batches import BatchedTopic
 from livetranslate_common.log import log_context, trace_id_var
 from livetranslate_common.serde import encode_key
 from livetranslate_schemas.events import (
@@ -121,37 +121,43 @@ async def transcriber() -> SessionTranscriber:
     return _transcriber
 
 
-@app.agent(audio_ingest)
-async def transcribe_audio(stream: faust.StreamT[Envelope]) -> None:
+async def transcribe_audio(event: EventT[Envelope]) -> None:
+    """One audio-ingest event: its results go to audio-results, then its session's progress
+    is saved. Events come in log order, from the batched topic below."""
     sessions = await transcriber()
-    async for event in stream.events():
-        envelope: Envelope = event.value
-        started = time.perf_counter()
-        session_id = event.key.decode("utf-8", "replace") if event.key else None
-        position = LogPosition(event.message.partition, event.message.offset)
-        with log_context(trace_id=envelope.trace_id, session_id=session_id):
-            results = await sessions.handle(
-                envelope.payload, published_at=envelope.timestamp, position=position
+    envelope = cast(Envelope, event.value)
+    started = time.perf_counter()
+    session_id = event.key.decode("utf-8", "replace") if event.key else None
+    position = LogPosition(event.message.partition, event.message.offset)
+    with log_context(trace_id=envelope.trace_id, session_id=session_id):
+        results = await sessions.handle(
+            envelope.payload, published_at=envelope.timestamp, position=position
+        )
+        # Results keep the session's key, so they land in the matching partition.
+        forwarded = (
+            [await audio_results.send(key=event.key, value=envelope)]
+            if isinstance(envelope.payload, FORWARDED_TO_RESULTS)
+            else []
+        )
+        deliveries = forwarded + [
+            await audio_results.send(
+                key=event.key,
+                value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
             )
-            # Results keep the session's key, so they land in the matching partition.
-            forwarded = (
-                [await audio_results.send(key=event.key, value=envelope)]
-                if isinstance(envelope.payload, FORWARDED_TO_RESULTS)
-                else []
-            )
-            deliveries = forwarded + [
-                await audio_results.send(
-                    key=event.key,
-                    value=new_event(payload, source=SOURCE, trace_id=envelope.trace_id),
-                )
-                for payload in results
-            ]
-            # Only once the broker has the results does the session's progress move on: a
-            # crash in between replays them (a duplicate at worst), never loses them.
+            for payload in results
+        ]
+        # Only once the broker has the results does the session's progress move on: a
+        # crash in between replays them (a duplicate at worst), never loses them.
+        if deliveries:
             await asyncio.gather(*deliveries)
-            if session_id is not None:
-                sessions.checkpoint(session_id)
-        _record(envelope, results, time.perf_counter() - started, sessions.open_sessions)
+        if session_id is not None:
+            sessions.checkpoint(session_id)
+    _record(envelope, results, time.perf_counter() - started, sessions.open_sessions)
+
+
+# Hundreds of live sessions send thousands of chunks a second: Faust's per-event path would
+# cost more CPU than the pipeline's own work on them (see livetranslate_common.faust_batches).
+audio_ingest_batches = BatchedTopic(app, audio_ingest, transcribe_audio)
 
 
 def _record(
