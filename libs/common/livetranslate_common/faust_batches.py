@@ -112,23 +112,23 @@ class BatchedTopic:
         self.handler = handler
         self.buffer = RecordBuffer(capacity)
         self.batch_size = batch_size
-        names = topic.get_topic_name() if topic.pattern is None else None
-        if names is None:
+        if topic.pattern is not None:
             raise ValueError("a batched topic needs a name, not a pattern")
-        batched: dict[str, RecordBuffer] = app.__dict__.setdefault("batched_topics", {})
-        if names in batched:
-            raise ValueError(f"topic {names} is batched twice")
-        batched[names] = self.buffer
+        name = topic.get_topic_name()
+        batched = batched_buffers(app)
+        if name in batched:
+            raise ValueError(f"topic {name} is batched twice")
+        batched[name] = self.buffer
         # Subscribed, acked and assigned as an agent's topic is.
         app.topics.add(topic)
         app.task(self._run)
 
     async def _run(self) -> None:
         app = self.app
-        # Cleared when Faust clears its stream queues (a rebalance).
-        app.flow_control.manage_queue(self.buffer)  # type: ignore[arg-type]
-        consumer = app.consumer
         flow = app.flow_control
+        # Cleared when Faust clears its stream queues (a rebalance).
+        flow.manage_queue(self.buffer)  # type: ignore[arg-type]
+        consumer = app.consumer
         on_message_out = app.sensors.on_message_out
         while True:
             batch = await self.buffer.take(self.batch_size)
@@ -163,6 +163,6 @@ class BatchedTopic:
 
 
 def batched_buffers(app: Any) -> dict[str, RecordBuffer]:
-    """The app's batched topics' buffers, by topic name (none for an app without)."""
-    buffers: dict[str, RecordBuffer] = getattr(app, "batched_topics", {})
+    """The app's batched topics' buffers, by topic name (empty for an app without)."""
+    buffers: dict[str, RecordBuffer] = app.__dict__.setdefault("batched_topics", {})
     return buffers

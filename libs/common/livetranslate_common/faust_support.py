@@ -12,7 +12,7 @@ import aiokafka
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import Message, TransportT
+from faust.types import TP, Message, TransportT
 from mode.utils.queues import FlowControlEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -100,12 +100,14 @@ class _Consumer(faust_aiokafka.Consumer):
         waiting (racing the same) for room; see ``faust_batches``.
         """
         fetcher_stopped = fetcher._stopped.is_set
+        # Registered at import time; the same dict, so a later registration is seen too.
+        buffers = batched_buffers(self.app)
         try:
             while not (self._stopped.is_set() or fetcher_stopped()):
                 self.diag.set_flag(CONSUMER_FETCHING)
                 await self.sleep(0)
                 if not self.should_stop:
-                    await self._drain_fetch(batched_buffers(self.app))
+                    await self._drain_fetch(buffers)
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
@@ -133,7 +135,7 @@ class _Consumer(faust_aiokafka.Consumer):
             if not self.suspend_flow.is_set():
                 buffer.extend(batch)
 
-    async def _take_offset(self, tp: Any, offset: int) -> bool:
+    async def _take_offset(self, tp: TP, offset: int) -> bool:
         """False for a record read already; notes a gap before it, commits when due."""
         read = self._read_offset[tp]
         if read is not None and offset < read:
