@@ -240,6 +240,10 @@ class LocalPostgres(ProcessBackedComponent):
         }
         if not self.durable:  # throw-away test servers: speed over crash safety
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+            # An autovacuum worker in a test's database runs as the bootstrap superuser, so
+            # the app role's DROP DATABASE ... WITH (FORCE) at teardown cannot end it and fails
+            # (seen in CI); the databases live for one test, with nothing to vacuum for.
+            settings["autovacuum"] = "off"
         args: list[str] = [str(self.bindir() / "postgres"), "-D", str(self.data_dir)]
         for key, value in settings.items():
             args += ["-c", f"{key}={value}"]
