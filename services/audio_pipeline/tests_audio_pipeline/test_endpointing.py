@@ -85,6 +85,11 @@ def test_tracker_asks_for_partials_then_closes(
     assert lengths == sorted(lengths)
     assert all(len(c.audio.samples) == c.audio.end_sample - c.audio.start_sample for c in closed)
     assert closed[0].audio.end_sample * 1000 // SAMPLE_RATE >= truth[0].end_ms
+    # Revisions are numbered per utterance, the final's after its partials'.
+    for utterance in closed:
+        own = [p.revision for p in partials if p.audio.start_sample == utterance.audio.start_sample]
+        assert own == list(range(len(own)))
+        assert utterance.revision == len(own) >= 2
 
 
 def test_tracker_without_partials(short_speech: tuple[FloatSamples, list[SpokenLine]]) -> None:
@@ -92,6 +97,7 @@ def test_tracker_without_partials(short_speech: tuple[FloatSamples, list[SpokenL
     tracker = UtteranceTracker(partials=False)
     events = tracker.push(samples) + tracker.flush()
     assert [type(e) for e in events] == [UtteranceClosed, UtteranceClosed]
+    assert [e.revision for e in events if isinstance(e, UtteranceClosed)] == [0, 0]
 
 
 def test_a_pause_announces_the_utterance_before_it_closes(

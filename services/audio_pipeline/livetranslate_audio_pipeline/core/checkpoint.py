@@ -35,8 +35,6 @@ class SessionCheckpoint:
     finalized_until_sample: int
     # The stream ended and its completion was published: redeliveries change nothing.
     completed: bool = False
-    # Revisions given out so far per open segment, so numbering goes on after a take-over.
-    revisions: dict[str, int] | None = None
     # Texts of the latest finals: the next final's recognition context, the same after a
     # take-over as it would have been.
     recent_finals: list[str] | None = None
@@ -51,7 +49,6 @@ class SessionCheckpoint:
             "final_segments": self.final_segments,
             "finalized_until_sample": self.finalized_until_sample,
             "completed": self.completed,
-            "revisions": self.revisions or {},
             "recent_finals": self.recent_finals or [],
         }
 
@@ -65,7 +62,6 @@ class SessionCheckpoint:
             final_segments=int(data["final_segments"]),
             finalized_until_sample=int(data["finalized_until_sample"]),
             completed=bool(data.get("completed", False)),
-            revisions={str(k): int(v) for k, v in data.get("revisions", {}).items()},
             recent_finals=[str(text) for text in data.get("recent_finals", [])],
         )
 

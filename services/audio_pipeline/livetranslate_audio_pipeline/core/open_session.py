@@ -59,8 +59,6 @@ class OpenSession:
     final_segments: int = 0
     # Texts of the latest finals (oldest first): the next final's recognition context.
     recent_finals: list[str] = field(default_factory=list)
-    # Revisions already given out per open segment (partials published so far).
-    revisions: dict[str, int] = field(default_factory=dict)
     # Monotonic time the newest chunk reached us: the reference for result latency.
     last_chunk_received: float = 0.0
     # How long the newest chunk waited in Kafka before this worker took it.
@@ -84,3 +82,4 @@ class PartialJob:
     session: OpenSession
     segment_id: str
     audio: UtteranceAudio
+    revision: int

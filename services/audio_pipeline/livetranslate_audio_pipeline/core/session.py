@@ -357,7 +357,6 @@ class SessionTranscriber:
         session.partition = checkpoint.partition
         session.final_segments = checkpoint.final_segments
         session.finalized_until_sample = checkpoint.finalized_until_sample
-        session.revisions.update(checkpoint.revisions or {})
         session.recent_finals = list(checkpoint.recent_finals or [])
         speakers = self._store.load_speakers(session_id) if self._store else None
         if speakers is not None:
@@ -438,7 +437,6 @@ class SessionTranscriber:
                 replay_from_offset=offsets[0][1] if offsets else None,
                 final_segments=session.final_segments,
                 finalized_until_sample=session.finalized_until_sample,
-                revisions=dict(session.revisions),
                 recent_finals=list(session.recent_finals),
             ),
         )
@@ -547,7 +545,8 @@ class SessionTranscriber:
             segment_id = segment_id_for(session.session_id, event.audio.start_sample)
             if isinstance(event, PartialDue):
                 self._previews.submit(
-                    session.session_id, PartialJob(session, segment_id, event.audio)
+                    session.session_id,
+                    PartialJob(session, segment_id, event.audio, event.revision),
                 )
                 continue
             if isinstance(event, PauseBegan):
@@ -562,7 +561,6 @@ class SessionTranscriber:
             except PipelineError as error:
                 results.append(self._failure(session.session_id, error))
                 continue
-            revision = session.revisions.pop(segment_id, 0)
             if not recognised.recognition.text:
                 continue
             session.final_segments += 1
@@ -573,7 +571,7 @@ class SessionTranscriber:
                 segment_id,
                 event.audio,
                 recognised.recognition,
-                revision,
+                event.revision,
                 recognised.asr_ms,
                 True,
             )
@@ -619,10 +617,8 @@ class SessionTranscriber:
         still_open = session.tracker.open_utterance_start == job.audio.start_sample
         if not still_open or not recognition.text or self._publish_partial is None:
             return
-        revision = session.revisions.get(job.segment_id, 0)
-        session.revisions[job.segment_id] = revision + 1
         partial = self._segment(
-            session, job.segment_id, job.audio, recognition, revision, asr_ms, False
+            session, job.segment_id, job.audio, recognition, job.revision, asr_ms, False
         )
         await self._publish_partial(session.session_id, partial)
 

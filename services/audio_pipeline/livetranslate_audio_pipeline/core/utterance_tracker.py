@@ -38,6 +38,8 @@ class PartialDue:
     """The open utterance so far should be (re)recognised for a partial result."""
 
     audio: UtteranceAudio
+    # How many partials of this utterance were due before this one.
+    revision: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class PauseBegan:
 @dataclass(frozen=True, slots=True)
 class UtteranceClosed:
     audio: UtteranceAudio
+    # How many partials of this utterance were due: the final's revision comes after them.
+    revision: int
 
 
 TrackerEvent = PartialDue | PauseBegan | UtteranceClosed
@@ -82,6 +86,11 @@ class UtteranceTracker:
         )
         # The speech end already speculated on, so one pause yields one PauseBegan.
         self._speculated_end: int | None = None
+        # Partials due so far in the open utterance. Revisions are numbered from the audio
+        # alone (not from the partials actually published, which depend on the load and are
+        # lost in a crash), so a worker that replays the utterance after a crash gives its
+        # final the same revision: a redelivery is recognisable as one.
+        self._partials_due = 0
 
     @property
     def position(self) -> int:
@@ -103,8 +112,9 @@ class UtteranceTracker:
         for event in self._endpointer.push(samples):
             if isinstance(event, SpeechStarted):
                 self._last_partial_at = event.start_sample
+                self._partials_due = 0
             elif isinstance(event, SpeechEnded):
-                events.append(UtteranceClosed(self._slice(event.start_sample, event.end_sample)))
+                events.append(self._closed(event))
         start = self._endpointer.utterance_start
         if start is not None:
             events += self._while_speaking(start)
@@ -122,7 +132,8 @@ class UtteranceTracker:
             return [PauseBegan(self._slice(start, end))]
         if self.partials and self.position - self._last_partial_at >= self._partial_interval:
             self._last_partial_at = self.position
-            return [PartialDue(self._slice(start, self.position))]
+            self._partials_due += 1
+            return [PartialDue(self._slice(start, self.position), self._partials_due - 1)]
         return []
 
     def skip(self, count: int) -> None:
@@ -138,10 +149,15 @@ class UtteranceTracker:
 
     def flush(self) -> list[TrackerEvent]:
         return [
-            UtteranceClosed(self._slice(event.start_sample, event.end_sample))
+            self._closed(event)
             for event in self._endpointer.flush()
             if isinstance(event, SpeechEnded)
         ]
+
+    def _closed(self, ended: SpeechEnded) -> UtteranceClosed:
+        return UtteranceClosed(
+            self._slice(ended.start_sample, ended.end_sample), self._partials_due
+        )
 
     def _slice(self, start: int, end: int) -> UtteranceAudio:
         first = max(0, start - self._buffer_start)
