@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from livetranslate_common.catalogue import SESSION_PARTITIONS, CleanupPolicy, TopicSpec
 from livetranslate_common.faust_batches import RecordBuffer, batched_buffers
 from livetranslate_common.faust_codec import CODEC_NAME, register_codec
+from livetranslate_common.heap import freeze_long_lived
 from livetranslate_common.log import logging_config
 from livetranslate_common.settings import KafkaSettings
 
@@ -276,4 +277,6 @@ def worker_main(app: faust.App, before_worker: Callable[[], object]) -> None:
     """
     if "worker" in sys.argv[1:]:
         before_worker()
+        # What is imported by now (Faust, the clients, the service's code) is never garbage.
+        freeze_long_lived()
     app.main()

@@ -36,6 +36,7 @@ from livetranslate_audio_pipeline.topics import SOURCE, audio_ingest, audio_resu
 from livetranslate_common.catalogue import AUDIO_INGEST
 from livetranslate_common.envelope import new_event
 from livetranslate_common.faust_batches import BatchedTopic
+from livetranslate_common.heap import freeze_long_lived
 from livetranslate_common.log import log_context, trace_id_var
 from livetranslate_common.serde import encode_key
 from livetranslate_schemas.events import (
@@ -186,3 +187,5 @@ async def load_model_at_start() -> None:
     # Load Whisper before the first chunk arrives, so the first result is not late by the
     # model's load time.
     await transcriber()
+    # The model and the worker's clients are here for good: keep them out of collections.
+    freeze_long_lived()
