@@ -4,6 +4,8 @@ worker taking over from such a checkpoint still publishes every final exactly on
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
@@ -76,7 +78,7 @@ def _finals(results: list[EventPayload]) -> list[TranscriptionCompleted]:
     return [r for r in results if isinstance(r, TranscriptionCompleted) and r.is_final]
 
 
-@pytest.mark.parametrize("crash_after_s", [3.0, 6.5, 9.1])
+@pytest.mark.parametrize("crash_after_s", [0.5, 3.0, 6.5, 9.1])
 async def test_taking_over_from_a_sparse_checkpoint_repeats_and_loses_nothing(
     recognizer: LocalWhisperRecognizer,
     short_speech: tuple[FloatSamples, list[SpokenLine]],
@@ -123,11 +125,15 @@ async def test_sessions_started_together_save_at_different_moments(
             worker.checkpoint(session)
             if tables.progress.get(session.encode()) is not before:
                 saves[session].append(step)
-    # Each session still saves about once per second of audio (4 s: the first chunk, 3-4
-    # more, and its end)...
+    # Each session still saves about once per second of audio (4 s: its creation, 3-4 more,
+    # and its end)...
     assert all(4 <= len(steps) <= 7 for steps in saves.values()), saves
-    # ...but not all on the same chunks: their second saves fall on several different ones.
-    assert len({steps[1] for steps in saves.values()}) >= 3, saves
+    # ...the first time when it is created (step 0), before any audio...
+    assert all(steps[0] == 0 for steps in saves.values()), saves
+    # ...and then not all on the same chunks, the first one included: no chunk is a save for
+    # more than a few of them.
+    chunk_saves = Counter(step for steps in saves.values() for step in steps[1:-1])
+    assert max(chunk_saves.values()) <= 8, chunk_saves
 
 
 async def test_a_take_over_after_an_utterance_ends_does_not_publish_its_tail_again(
