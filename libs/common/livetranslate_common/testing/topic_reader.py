@@ -21,7 +21,8 @@ class StoredMessage:
 def read_topic_messages(
     topics: KafkaTopics, base_name: str, *, key: bytes | None = None
 ) -> list[StoredMessage]:
-    """Every message on the topic (optionally for one key), partition by partition."""
+    """Every message with a value on the topic (optionally for one key), partition by
+    partition."""
     consumer = Consumer(
         {
             "bootstrap.servers": topics.bootstrap_servers,
@@ -43,20 +44,19 @@ def read_topic_messages(
                 if message is None:
                     raise TimeoutError(f"{name}[{partition}] stopped before offset {high}")
                 value, offset = message.value(), message.offset()
-                if message.error() is None and value is not None and offset is not None:
-                    if key is None or message.key() == key:
-                        raw = message.headers() or []
-                        pairs = list(raw.items()) if isinstance(raw, dict) else raw
-                        headers = [
-                            (name_, header if isinstance(header, bytes) else header.encode())
-                            for name_, header in pairs
-                            if header is not None
-                        ]
-                        messages.append(
-                            StoredMessage(message.key(), value, headers, partition, offset)
-                        )
-                    if offset + 1 >= high:
-                        break
+                # Tombstones (no value) are left out, but count towards the end.
+                wanted = key is None or message.key() == key
+                if message.error() is None and value is not None and offset is not None and wanted:
+                    raw = message.headers() or []
+                    pairs = list(raw.items()) if isinstance(raw, dict) else raw
+                    headers = [
+                        (name_, header if isinstance(header, bytes) else header.encode())
+                        for name_, header in pairs
+                        if header is not None
+                    ]
+                    messages.append(StoredMessage(message.key(), value, headers, partition, offset))
+                if offset is not None and offset + 1 >= high:
+                    break
     finally:
         consumer.close()
     return messages
