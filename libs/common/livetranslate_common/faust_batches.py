@@ -19,6 +19,8 @@ Faust stream does that matters here:
   changelog;
 - it is tracked, then acknowledged once handled, so the commit moves past handled records
   only, and a rebalance waits for the one in hand;
+- it waits while the producer's buffer of table writes is over its limit, so writes never
+  pile up without bound;
 - an undecodable record goes to the topic's decode-error hook (a dead-letter topic) and on.
 
 Records are decoded with the topic's key and value codecs, looked up once: Faust's own
@@ -143,10 +145,13 @@ class BatchedTopic:
         flow.manage_queue(self.buffer)  # type: ignore[arg-type]
         consumer = app.consumer
         on_message_out = app.sensors.on_message_out
+        # Table writes are queued for the producer (a table's setter cannot wait).
+        wait_until_producer_ebb = app.producer.buffer.wait_until_ebb
         while True:
             batch = await self.buffer.take(self.batch_size)
             for message in batch:
                 await flow.acquire()
+                await wait_until_producer_ebb()
                 if message.generation_id != app.consumer_generation_id:
                     # Fetched before a rebalance: the rest of the batch is too. If the partition
                     # is still ours it is fetched again from the committed offset.
