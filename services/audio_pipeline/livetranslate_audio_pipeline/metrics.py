@@ -6,6 +6,8 @@ histogram can only tell percentiles apart to the resolution of its buckets.
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 _FAST_BUCKETS = (
@@ -52,3 +54,10 @@ OPEN_SESSIONS = Gauge(
     "livetranslate_pipeline_open_sessions",
     "Sessions this worker currently holds in memory.",
 )
+
+
+@cache
+def event_histograms(event_type: str) -> tuple[Histogram, Histogram]:
+    """The (processing, lag) histograms of one event type. Looked up once: ``labels()`` takes
+    a lock and builds its key on every call, for each of thousands of chunks a second."""
+    return EVENT_PROCESSING.labels(event_type), EVENT_LAG.labels(event_type)

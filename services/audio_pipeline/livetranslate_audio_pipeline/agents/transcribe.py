@@ -164,10 +164,9 @@ audio_ingest_batches = BatchedTopic(app, audio_ingest, transcribe_audio)
 def _record(
     envelope: Envelope, results: list[EventPayload], spent_s: float, open_sessions: int
 ) -> None:
-    event_type = type(envelope.payload).__name__
-    metrics.EVENT_PROCESSING.labels(event_type).observe(spent_s)
-    lag = (datetime.now(UTC) - envelope.timestamp).total_seconds()
-    metrics.EVENT_LAG.labels(event_type).observe(max(0.0, lag))
+    processing, lag = metrics.event_histograms(type(envelope.payload).__name__)
+    processing.observe(spent_s)
+    lag.observe(max(0.0, (datetime.now(UTC) - envelope.timestamp).total_seconds()))
     for payload in results:
         metrics.RESULTS_PUBLISHED.labels(type(payload).__name__).inc()
     metrics.OPEN_SESSIONS.set(open_sessions)
