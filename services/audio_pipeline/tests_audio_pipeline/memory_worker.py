@@ -13,6 +13,8 @@ from typing import Any, cast
 from faust.types import TableT
 
 from livetranslate_audio_pipeline.adapters.faust_state import FaustSessionStore
+from livetranslate_audio_pipeline.core.recognition import SpeechRecognizer
+from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.speech_samples import SAMPLE_RATE, FloatSamples
 from livetranslate_schemas.events import (
@@ -56,6 +58,26 @@ class ListAudioLog:
                     break
                 found.append((offset, event))
         return found
+
+
+def memory_worker(
+    recognizer: SpeechRecognizer,
+    tables: MemoryTables,
+    log: Sequence[EventPayload],
+    *,
+    run_id: str = "live",
+    **options: Any,
+) -> SessionTranscriber:
+    """A worker whose state is ``tables`` and whose audio-ingest partition is ``log``;
+    ``options`` go to the transcriber (checkpoint cadence, partials...)."""
+    return SessionTranscriber(
+        recognizer,
+        run_id=run_id,
+        pipeline_version="t",
+        store=tables.store,
+        audio_log=ListAudioLog(log),
+        **options,
+    )
 
 
 def live_session_log(

@@ -23,7 +23,7 @@ from livetranslate_schemas.events import (
     ProcessingFlags,
     TranscriptionCompleted,
 )
-from tests_audio_pipeline.memory_worker import ListAudioLog, MemoryTables, live_session_log
+from tests_audio_pipeline.memory_worker import MemoryTables, live_session_log, memory_worker
 
 SESSION = "cadence"
 CHUNK = SAMPLE_RATE // 5  # 200 ms, as the gateway cuts live streams
@@ -42,14 +42,7 @@ def _log(samples: FloatSamples) -> list[EventPayload]:
 def _transcriber(
     recognizer: LocalWhisperRecognizer, tables: MemoryTables, log: list[EventPayload]
 ) -> SessionTranscriber:
-    return SessionTranscriber(
-        recognizer,
-        run_id="live",
-        pipeline_version="t",
-        store=tables.store,
-        audio_log=ListAudioLog(log),
-        checkpoint_every_ms=1000,
-    )
+    return memory_worker(recognizer, tables, log, checkpoint_every_ms=1000)
 
 
 class CountingTables(MemoryTables):

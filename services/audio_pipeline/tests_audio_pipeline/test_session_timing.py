@@ -28,7 +28,7 @@ from livetranslate_schemas.events import (
     StreamIrregularity,
     StreamIrregularityKind,
 )
-from tests_audio_pipeline.memory_worker import ListAudioLog, MemoryTables
+from tests_audio_pipeline.memory_worker import MemoryTables, memory_worker
 
 SESSION = "timed"
 KEY = SESSION.encode()
@@ -76,12 +76,11 @@ def _chunk(seq: int, *, drift_ppm: float = 0.0) -> AudioChunkReceived:
 def _transcriber(
     recognizer: LocalWhisperRecognizer, tables: Tables, log: Sequence[IngestEvent] = ()
 ) -> SessionTranscriber:
-    return SessionTranscriber(
+    return memory_worker(
         recognizer,
+        tables,
+        log,
         run_id="run-t",
-        pipeline_version="t",
-        store=tables.store,
-        audio_log=ListAudioLog(log),
         # Every event's state saved, so each test can look at the tables after any event.
         checkpoint_every_ms=0,
     )

@@ -19,7 +19,7 @@ from livetranslate_schemas.events import (
     ProcessingFlags,
     TranscriptionCompleted,
 )
-from tests_audio_pipeline.memory_worker import ListAudioLog, MemoryTables, live_session_log
+from tests_audio_pipeline.memory_worker import MemoryTables, live_session_log, memory_worker
 
 SESSION = "crash-after-final"
 CHUNK = SAMPLE_RATE // 5
@@ -49,12 +49,10 @@ async def test_a_final_published_again_after_a_crash_keeps_its_revision(
         partials.append(partial)
 
     def worker() -> SessionTranscriber:
-        return SessionTranscriber(
+        return memory_worker(
             recognizer,
-            run_id="live",
-            pipeline_version="t",
-            store=tables.store,
-            audio_log=ListAudioLog(log),
+            tables,
+            log,
             publish_partial=publish_partial,
             # Progress saved only at the first chunk and after results: the partials that
             # follow are published after the last save.

@@ -70,6 +70,12 @@ class OpenSession:
     # Session clock position at the last checkpoint (None: none yet).
     checkpointed_at: int | None = None
 
+    def note_log_position(self, first_sample: int, partition: int, offset: int) -> None:
+        """The audio from ``first_sample`` on is at ``offset`` of audio-ingest's
+        ``partition``: where a worker taking over reads it back from."""
+        self.partition = partition
+        self.chunk_offsets.append((first_sample, offset))
+
 
 def segment_id_for(session_id: str, start_sample: int) -> str:
     # Derived from the audio position, so re-running the same audio produces the same id and

@@ -203,8 +203,9 @@ class SessionTranscriber:
                     # that start streaming together then save on their own phases from the
                     # first chunk on, instead of all at once (500 sessions starting together
                     # held up every chunk for a second, measured).
-                    session.partition = position.partition
-                    session.chunk_offsets.append((session.tracker.position, position.offset))
+                    session.note_log_position(
+                        session.tracker.position, position.partition, position.offset
+                    )
                 return []
             case SpeakerNamesUpdated():
                 return [self._rename_speakers(payload)]
@@ -278,8 +279,7 @@ class SessionTranscriber:
             # A whole recording arrives at once: previews of it would only cost CPU.
             session.tracker.partials = False
         if position is not None:
-            session.partition = position.partition
-            session.chunk_offsets.append((chunk.sample_offset, position.offset))
+            session.note_log_position(chunk.sample_offset, position.partition, position.offset)
         try:
             samples = chunk_samples(chunk)
             samples, session.stage_state = session.stages.process(samples, session.stage_state)
