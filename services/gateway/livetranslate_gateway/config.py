@@ -48,3 +48,6 @@ class GatewaySettings(BaseSettings):
     # leader moving) before it closes with 1013 kafka_unavailable. Meanwhile the gateway stops
     # reading the socket once the chunks in flight are all waiting: nothing more is buffered.
     live_max_kafka_wait_s: float = Field(default=30.0, gt=0)
+    # A stream closed that way keeps its session's stream slot while the gateway publishes
+    # what it still held and its end, once Kafka is back; after this long it gives up.
+    live_end_retry_s: float = Field(default=900.0, gt=0)

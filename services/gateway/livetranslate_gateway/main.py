@@ -16,6 +16,7 @@ from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
+from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.routes import (
     analytics,
     health,
@@ -42,6 +43,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.publisher = EventPublisher(kafka)
         await app.state.publisher.start()
         stack.push_async_callback(app.state.publisher.stop)
+        # Stopped before the publisher it uses.
+        app.state.unfinished_streams = UnfinishedStreams(
+            app.state.publisher,
+            app.state.db_pool,
+            attempt_timeout_s=settings.live_max_kafka_wait_s,
+            give_up_after_s=settings.live_end_retry_s,
+        )
+        stack.push_async_callback(app.state.unfinished_streams.stop)
         app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
         await app.state.fanout.start()
         stack.push_async_callback(app.state.fanout.stop)

@@ -34,7 +34,12 @@ from livetranslate_common.topics import ensure_topics
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.client import GatewayClient, LiveStreamError
 from livetranslate_gateway.config import GatewaySettings
-from livetranslate_gateway.core.live_stream import CLOSE_TRY_AGAIN_LATER, LiveProtocolError, Pacer
+from livetranslate_gateway.core.live_stream import (
+    CLOSE_SESSION_ENDED,
+    CLOSE_TRY_AGAIN_LATER,
+    LiveProtocolError,
+    Pacer,
+)
 from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded, Envelope
 from livetranslate_schemas.samples import sample_of
 from tests_gateway.served import served_gateway
@@ -201,6 +206,13 @@ async def test_a_broker_away_too_long_closes_the_stream_saying_what_kafka_has(
             acknowledged = error["acknowledged_chunks"]
             assert acknowledged >= 5  # a second of audio went through before the broker went
             assert error["acknowledged_ms"] == acknowledged * 100
+            # Until its end is published, the session takes no other stream: one would number
+            # its chunks from 0 again, over the first stream's.
+            with pytest.raises(LiveStreamError) as refused:
+                async with client.stream_audio(session_id, audio.tobytes(), sample_rate_hz=RATE):
+                    pass
+            assert refused.value.code == CLOSE_SESSION_ENDED
+            assert "still being ended" in refused.value.reason
             await asyncio.to_thread(broker.start)
             # The gateway takes the next stream as if nothing had happened.
             second = (await client.create_session())["session_id"]
@@ -209,9 +221,26 @@ async def test_a_broker_away_too_long_closes_the_stream_saying_what_kafka_has(
             ) as stream:
                 messages = [m async for m in _until_ended(stream)]
             assert messages[-1]["chunks"] == 5
+            # Once Kafka is back, the first stream's end is published (the session is no longer
+            # open) and another stream of it is refused as ended.
+            async with asyncio.timeout(120):
+                while (await client.session(session_id))["status"] == "open":
+                    await asyncio.sleep(0.5)
+            with pytest.raises(LiveStreamError) as ended:
+                async with client.stream_audio(session_id, audio.tobytes(), sample_rate_hz=RATE):
+                    pass
+            assert ended.value.code == CLOSE_SESSION_ENDED
+            assert "already ended" in ended.value.reason
     # What Kafka acknowledged is there; what it got after the close (chunks the producer
-    # still held) follows without a gap or a duplicate.
-    check_chunks(_ingested(topics, session_id), accepted=acknowledged)
+    # still held, then what the gateway held) follows without a gap or a duplicate, and the
+    # stream's end comes last, counting every chunk.
+    events = _ingested(topics, session_id)
+    chunks = check_chunks(events, accepted=acknowledged)
+    end = events[-1].payload
+    assert isinstance(end, AudioStreamEnded)
+    assert end.reason == "kafka_unavailable"
+    assert end.total_chunks == len(chunks)
+    assert end.total_samples == sum(chunk.num_samples for chunk in chunks)
     check_chunks(_ingested(topics, second), accepted=5)
 
 

@@ -43,7 +43,8 @@ as above; read again afterwards, the frames it queued meanwhile are not counted 
 If a batch stays unacknowledged for ``GATEWAY_LIVE_MAX_KAFKA_WAIT_S``, the stream closes with
 1013 and the error ``kafka_unavailable``, which says how many chunks (``acknowledged_chunks``,
 ``acknowledged_ms``) Kafka has. ``stream_ended`` is sent only once Kafka has every chunk and
-the end.
+the end. What the stream still held and its end are then published once Kafka is back
+(``adapters.unfinished_streams``); meanwhile the session takes no other stream (4409).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import collections
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +70,7 @@ from livetranslate_gateway.adapters.result_fanout import (
     SubscriberTooSlowError,
     Subscription,
 )
+from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.routes.results_ws import cancel_and_wait, forward_results
 from livetranslate_gateway.api.routes.sessions import session_audio_context
 from livetranslate_gateway.config import GatewaySettings
@@ -153,6 +156,14 @@ async def _serve(websocket: WebSocket, session_id: str, trace_id: str) -> None:
             return
         context = await session_audio_context(conn, session, SourceType.STREAM)
     streams = live_streams(state)
+    unfinished: UnfinishedStreams = state.unfinished_streams
+    if session_id in unfinished:
+        await _refuse(
+            websocket,
+            CLOSE_SESSION_ENDED,
+            "the session's last live stream is still being ended (Kafka was away); try later",
+        )
+        return
     if session_id in streams:
         await _refuse(
             websocket, CLOSE_SESSION_ENDED, "a live stream is already open for this session"
@@ -173,12 +184,16 @@ async def _serve(websocket: WebSocket, session_id: str, trace_id: str) -> None:
                 db_pool=state.db_pool,
                 subscription=subscription,
                 trace_id=trace_id,
+                unfinished=unfinished,
+                release=lambda: streams.discard(session_id),
             )
             await stream.run()
         finally:
             fanout.unsubscribe(subscription)
     finally:
-        streams.discard(session_id)
+        if session_id not in unfinished:
+            # Else the stream slot stays taken until its end is published.
+            streams.discard(session_id)
 
 
 class _LiveStream:
@@ -194,6 +209,8 @@ class _LiveStream:
         db_pool: Any,
         subscription: Subscription,
         trace_id: str,
+        unfinished: UnfinishedStreams,
+        release: Callable[[], None],
     ) -> None:
         self._ws = websocket
         self._context = context
@@ -203,6 +220,9 @@ class _LiveStream:
         self._db_pool = db_pool
         self._subscription = subscription
         self._trace_id = trace_id
+        self._unfinished = unfinished
+        # Frees the session's stream slot.
+        self._release = release
         self._send_lock = asyncio.Lock()
         # Chunks handed to the publishing task but not yet acknowledged by Kafka: bounded.
         self._in_flight = asyncio.Semaphore(settings.live_max_chunks_in_flight)
@@ -291,8 +311,10 @@ class _LiveStream:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if self._publishing in done:
                 # The publisher only returns after the end; before it, it can only fail.
-                self._finished = True  # Kafka refuses: the end could not be published either.
-                await self._reject(self._publishing_error())
+                self._finished = True  # Kafka refuses: the end cannot be published now.
+                error = self._publishing_error()
+                self._finish_later(error.code)
+                await self._reject(error)
                 return
             if results in done and not await self._results_ended(results, reader):
                 return
@@ -465,16 +487,39 @@ class _LiveStream:
                     self._pacer.stalled(time.monotonic() - began)
             else:
                 await self._in_flight.acquire()
-            chunk = self._unsent.popleft()
-            self._outbox.put_nowait(
-                chunk_event(
-                    self._context,
-                    chunk.samples,
-                    seq=chunk.seq,
-                    sample_offset=chunk.sample_offset,
-                    capture_time=chunk.capture_time,
-                )
-            )
+            self._outbox.put_nowait(self._chunk_event(self._unsent.popleft()))
+
+    def _chunk_event(self, chunk: CutChunk) -> AudioChunkReceived:
+        return chunk_event(
+            self._context,
+            chunk.samples,
+            seq=chunk.seq,
+            sample_offset=chunk.sample_offset,
+            capture_time=chunk.capture_time,
+        )
+
+    def _finish_later(self, reason: str) -> None:
+        """Kafka stopped taking the stream: what it still holds (queued, cut, the partial
+        chunk) and its end go to the gateway's unfinished streams, published once Kafka is
+        back (see ``adapters.unfinished_streams``). The batch that timed out stays with the
+        producer, which delivers it if it can."""
+        audio = self._audio
+        if audio is None:
+            return
+        rest: list[AudioChunkReceived] = []
+        while not self._outbox.empty():
+            event = self._outbox.get_nowait()
+            if isinstance(event, AudioChunkReceived):
+                rest.append(event)
+        self._unsent.extend(audio.finish())
+        rest += [self._chunk_event(chunk) for chunk in self._unsent]
+        self._unsent.clear()
+        end = stream_end_event(
+            self._session_id, total_chunks=audio.chunks, total_samples=audio.samples, reason=reason
+        )
+        self._unfinished.finish_later(
+            self._session_id, rest, end, trace_id=self._trace_id, release=self._release
+        )
 
     async def _publish_loop(self) -> Envelope:
         """Publish queued events in order, in batches; returns the end's envelope.

@@ -1,0 +1,130 @@
+"""Live streams that closed while Kafka was away: their rest and their end, published later.
+
+A live stream whose chunks Kafka stops acknowledging closes (1013 ``kafka_unavailable``,
+1011 ``publish_failed``) before its end could be published. Left there, the session stays
+open, and a second stream of it numbers its chunks from 0 again: the pipeline takes those
+for duplicates of the first stream's and drops them. So the gateway keeps the session's
+stream slot taken, and publishes, in order, what the stream still held (chunks not yet
+handed to Kafka, the partial last chunk) and its AudioStreamEnded, one event at a time and
+retrying until Kafka takes each; then projects the end, so that a later stream or upload of
+the session is refused as ended, and the pipeline completes the session with what it got.
+
+Bounded: a stream holds at most its chunks in flight and one frame's worth here, and is
+given up after ``give_up_after_s`` (logged, the session left open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from livetranslate_common.readmodel.projection import project_event
+from livetranslate_gateway.adapters.event_publisher import EventPublisher
+from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded
+
+log = logging.getLogger(__name__)
+
+# Between attempts while Kafka is away: soon at first, then every half minute.
+RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class UnfinishedStreams:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        db_pool: Any,
+        *,
+        attempt_timeout_s: float,
+        give_up_after_s: float,
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+    ) -> None:
+        self._publisher = publisher
+        self._db_pool = db_pool
+        self._attempt_timeout_s = attempt_timeout_s
+        self._give_up_after_s = give_up_after_s
+        self._retry_delays_s = tuple(retry_delays_s)
+        self._finishing: dict[str, asyncio.Task[None]] = {}
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._finishing
+
+    def finish_later(
+        self,
+        session_id: str,
+        rest: Sequence[AudioChunkReceived],
+        end: AudioStreamEnded,
+        *,
+        trace_id: str,
+        release: Callable[[], None],
+    ) -> None:
+        """Publish ``rest`` then ``end`` once Kafka takes them; ``release`` (the session's
+        stream slot) is called when that is done or given up."""
+        task = asyncio.create_task(
+            self._finish(session_id, [*rest, end], trace_id), name=f"unfinished-{session_id}"
+        )
+        self._finishing[session_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._finishing.pop(session_id, None)
+            release()
+
+        task.add_done_callback(done)
+
+    async def _finish(
+        self, session_id: str, events: list[AudioChunkReceived | AudioStreamEnded], trace_id: str
+    ) -> None:
+        deadline = time.monotonic() + self._give_up_after_s
+        attempt = 0
+        published = 0
+        while published < len(events):
+            try:
+                async with asyncio.timeout(self._attempt_timeout_s):
+                    (envelope,) = await self._publisher.publish(
+                        session_id, [events[published]], trace_id=trace_id
+                    )
+                published += 1
+                continue
+            except Exception as error:  # Kafka away or refusing: try again later
+                if time.monotonic() >= deadline:
+                    log.error(
+                        "gave up publishing the end of session %s's live stream after %.0f s"
+                        " (%d of %d events published): %r; the session stays open",
+                        session_id,
+                        self._give_up_after_s,
+                        published,
+                        len(events),
+                        error,
+                    )
+                    return
+                delay = self._retry_delays_s[min(attempt, len(self._retry_delays_s) - 1)]
+                attempt += 1
+                log.warning(
+                    "session %s: the live stream's end is not published yet (%r); retrying in"
+                    " %.0f s",
+                    session_id,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        try:
+            async with self._db_pool.connection() as conn:
+                await project_event(conn, envelope)
+        except Exception:
+            # The projector writes the same from audio-results, a moment later.
+            log.exception("session %s: projecting its live stream's end failed", session_id)
+        log.info(
+            "session %s: the live stream's end is published (%d events after the close)",
+            session_id,
+            len(events),
+        )
+
+    async def stop(self) -> None:
+        """Cancel what is still waiting for Kafka (the gateway shuts down)."""
+        tasks = list(self._finishing.values())
+        for session_id, task in list(self._finishing.items()):
+            log.error("shutting down before session %s's live stream end was published", session_id)
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
