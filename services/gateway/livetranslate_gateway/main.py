@@ -47,7 +47,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.unfinished_streams = UnfinishedStreams(
             app.state.publisher,
             app.state.db_pool,
-            attempt_timeout_s=settings.live_max_kafka_wait_s,
             give_up_after_s=settings.live_end_retry_s,
         )
         stack.push_async_callback(app.state.unfinished_streams.stop)

@@ -5,8 +5,8 @@ A live stream whose chunks Kafka stops acknowledging closes (1013 ``kafka_unavai
 open, and a second stream of it numbers its chunks from 0 again: the pipeline takes those
 for duplicates of the first stream's and drops them. So the gateway keeps the session's
 stream slot taken, and publishes, in order, what the stream still held (chunks not yet
-handed to Kafka, the partial last chunk) and its AudioStreamEnded, one event at a time and
-retrying until Kafka takes each; then projects the end, so that a later stream or upload of
+handed to Kafka, the partial last chunk) and its AudioStreamEnded, one event at a time,
+each once Kafka has the one before; then projects the end, so that a later stream or upload of
 the session is refused as ended, and the pipeline completes the session with what it got.
 
 Bounded: a stream holds at most its chunks in flight and one frame's worth here, and is
@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
-from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded
+from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded, Envelope
 
 log = logging.getLogger(__name__)
 
-# Between attempts while Kafka is away: soon at first, then every half minute.
+# Between attempts after a delivery failed: soon at first, then every half minute.
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -37,13 +36,11 @@ class UnfinishedStreams:
         publisher: EventPublisher,
         db_pool: Any,
         *,
-        attempt_timeout_s: float,
         give_up_after_s: float,
         retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
     ) -> None:
         self._publisher = publisher
         self._db_pool = db_pool
-        self._attempt_timeout_s = attempt_timeout_s
         self._give_up_after_s = give_up_after_s
         self._retry_delays_s = tuple(retry_delays_s)
         self._finishing: dict[str, asyncio.Task[None]] = {}
@@ -76,39 +73,18 @@ class UnfinishedStreams:
     async def _finish(
         self, session_id: str, events: list[AudioChunkReceived | AudioStreamEnded], trace_id: str
     ) -> None:
-        deadline = time.monotonic() + self._give_up_after_s
-        attempt = 0
-        published = 0
-        while published < len(events):
-            try:
-                async with asyncio.timeout(self._attempt_timeout_s):
-                    (envelope,) = await self._publisher.publish(
-                        session_id, [events[published]], trace_id=trace_id
-                    )
-                published += 1
-                continue
-            except Exception as error:  # Kafka away or refusing: try again later
-                if time.monotonic() >= deadline:
-                    log.error(
-                        "gave up publishing the end of session %s's live stream after %.0f s"
-                        " (%d of %d events published): %r; the session stays open",
-                        session_id,
-                        self._give_up_after_s,
-                        published,
-                        len(events),
-                        error,
-                    )
-                    return
-                delay = self._retry_delays_s[min(attempt, len(self._retry_delays_s) - 1)]
-                attempt += 1
-                log.warning(
-                    "session %s: the live stream's end is not published yet (%r); retrying in"
-                    " %.0f s",
-                    session_id,
-                    error,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+        try:
+            async with asyncio.timeout(self._give_up_after_s):
+                envelope = await self._publish_in_order(session_id, events, trace_id)
+        except TimeoutError:
+            # Whatever the producer still holds may yet be delivered.
+            log.error(
+                "gave up publishing the end of session %s's live stream after %.0f s;"
+                " the session stays open",
+                session_id,
+                self._give_up_after_s,
+            )
+            return
         try:
             async with self._db_pool.connection() as conn:
                 await project_event(conn, envelope)
@@ -120,6 +96,38 @@ class UnfinishedStreams:
             session_id,
             len(events),
         )
+
+    async def _publish_in_order(
+        self, session_id: str, events: list[AudioChunkReceived | AudioStreamEnded], trace_id: str
+    ) -> Envelope:
+        """Each event once Kafka has the one before; returns the last one's envelope.
+
+        An event is sent again only when its delivery failed: while the broker is away the
+        producer keeps it and retries, and sending it again meanwhile would store it twice
+        (seen: a chunk twice on audio-ingest).
+        """
+        attempt = 0
+        published = 0
+        while True:
+            try:
+                (envelope,) = await self._publisher.publish(
+                    session_id, [events[published]], trace_id=trace_id
+                )
+            except Exception as error:  # the producer gave the event up: send it again
+                delay = self._retry_delays_s[min(attempt, len(self._retry_delays_s) - 1)]
+                attempt += 1
+                log.warning(
+                    "session %s: the live stream's end is not published yet (%r); retrying in"
+                    " %.0f s",
+                    session_id,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            published += 1
+            if published == len(events):
+                return envelope
 
     async def stop(self) -> None:
         """Cancel what is still waiting for Kafka (the gateway shuts down)."""
