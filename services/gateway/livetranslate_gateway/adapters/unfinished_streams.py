@@ -3,11 +3,12 @@
 A live stream whose chunks Kafka stops acknowledging closes (1013 ``kafka_unavailable``,
 1011 ``publish_failed``) before its end could be published. Left there, the session stays
 open, and a second stream of it numbers its chunks from 0 again: the pipeline takes those
-for duplicates of the first stream's and drops them. So the gateway keeps the session's
-stream slot taken, and publishes, in order, what the stream still held (chunks not yet
-handed to Kafka, the partial last chunk) and its AudioStreamEnded, one event at a time,
-each once Kafka has the one before; then projects the end, so that a later stream or upload of
-the session is refused as ended, and the pipeline completes the session with what it got.
+for duplicates of the first stream's and drops them. So the gateway refuses other streams
+of the session meanwhile (the live route asks ``session_id in unfinished``), and publishes,
+in order, what the stream still held (chunks not yet handed to Kafka, the partial last
+chunk) and its AudioStreamEnded, one event at a time, each once Kafka has the one before;
+then projects the end, so that a later stream or upload of the session is refused as ended,
+and the pipeline completes the session with what it got.
 
 Bounded: a stream holds at most its chunks in flight and one frame's worth here, and is
 given up after ``give_up_after_s`` (logged, the session left open).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from livetranslate_common.readmodel.projection import project_event
@@ -37,12 +38,10 @@ class UnfinishedStreams:
         db_pool: Any,
         *,
         give_up_after_s: float,
-        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
     ) -> None:
         self._publisher = publisher
         self._db_pool = db_pool
         self._give_up_after_s = give_up_after_s
-        self._retry_delays_s = tuple(retry_delays_s)
         self._finishing: dict[str, asyncio.Task[None]] = {}
 
     def __contains__(self, session_id: object) -> bool:
@@ -55,20 +54,14 @@ class UnfinishedStreams:
         end: AudioStreamEnded,
         *,
         trace_id: str,
-        release: Callable[[], None],
     ) -> None:
-        """Publish ``rest`` then ``end`` once Kafka takes them; ``release`` (the session's
-        stream slot) is called when that is done or given up."""
+        """Publish ``rest`` then ``end`` once Kafka takes them; the session counts as
+        unfinished (``in``) until that is done or given up."""
         task = asyncio.create_task(
             self._finish(session_id, [*rest, end], trace_id), name=f"unfinished-{session_id}"
         )
         self._finishing[session_id] = task
-
-        def done(_: asyncio.Task[None]) -> None:
-            self._finishing.pop(session_id, None)
-            release()
-
-        task.add_done_callback(done)
+        task.add_done_callback(lambda _: self._finishing.pop(session_id, None))
 
     async def _finish(
         self, session_id: str, events: list[AudioChunkReceived | AudioStreamEnded], trace_id: str
@@ -114,7 +107,7 @@ class UnfinishedStreams:
                     session_id, [events[published]], trace_id=trace_id
                 )
             except Exception as error:  # the producer gave the event up: send it again
-                delay = self._retry_delays_s[min(attempt, len(self._retry_delays_s) - 1)]
+                delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
                 attempt += 1
                 log.warning(
                     "session %s: the live stream's end is not published yet (%r); retrying in"
@@ -131,8 +124,8 @@ class UnfinishedStreams:
 
     async def stop(self) -> None:
         """Cancel what is still waiting for Kafka (the gateway shuts down)."""
-        tasks = list(self._finishing.values())
-        for session_id, task in list(self._finishing.items()):
+        tasks = dict(self._finishing)
+        for session_id, task in tasks.items():
             log.error("shutting down before session %s's live stream end was published", session_id)
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks.values(), return_exceptions=True)

@@ -54,7 +54,6 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,15 +184,14 @@ async def _serve(websocket: WebSocket, session_id: str, trace_id: str) -> None:
                 subscription=subscription,
                 trace_id=trace_id,
                 unfinished=unfinished,
-                release=lambda: streams.discard(session_id),
             )
             await stream.run()
         finally:
             fanout.unsubscribe(subscription)
     finally:
-        if session_id not in unfinished:
-            # Else the stream slot stays taken until its end is published.
-            streams.discard(session_id)
+        # A stream whose end is still to be published is in ``unfinished`` by now: that
+        # keeps other streams of the session out until it is.
+        streams.discard(session_id)
 
 
 class _LiveStream:
@@ -210,7 +208,6 @@ class _LiveStream:
         subscription: Subscription,
         trace_id: str,
         unfinished: UnfinishedStreams,
-        release: Callable[[], None],
     ) -> None:
         self._ws = websocket
         self._context = context
@@ -221,8 +218,6 @@ class _LiveStream:
         self._subscription = subscription
         self._trace_id = trace_id
         self._unfinished = unfinished
-        # Frees the session's stream slot.
-        self._release = release
         self._send_lock = asyncio.Lock()
         # Chunks handed to the publishing task but not yet acknowledged by Kafka: bounded.
         self._in_flight = asyncio.Semaphore(settings.live_max_chunks_in_flight)
@@ -511,15 +506,12 @@ class _LiveStream:
             event = self._outbox.get_nowait()
             if isinstance(event, AudioChunkReceived):
                 rest.append(event)
-        self._unsent.extend(audio.finish())
-        rest += [self._chunk_event(chunk) for chunk in self._unsent]
+        rest += [self._chunk_event(chunk) for chunk in [*self._unsent, *audio.finish()]]
         self._unsent.clear()
         end = stream_end_event(
             self._session_id, total_chunks=audio.chunks, total_samples=audio.samples, reason=reason
         )
-        self._unfinished.finish_later(
-            self._session_id, rest, end, trace_id=self._trace_id, release=self._release
-        )
+        self._unfinished.finish_later(self._session_id, rest, end, trace_id=self._trace_id)
 
     async def _publish_loop(self) -> Envelope:
         """Publish queued events in order, in batches; returns the end's envelope.
