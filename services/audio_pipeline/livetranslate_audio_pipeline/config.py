@@ -68,9 +68,14 @@ class PipelineSettings(BaseSettings):
     vad_threshold: float = 0.5
     # Below this, a frame counts towards the pause (between the two: still speech).
     vad_neg_threshold: float = 0.35
-    # Audio kept before and after the speech the VAD found: Whisper needs the onset and the
-    # fading end of the first and last word.
+    # Audio kept before the speech the VAD found: Whisper needs the onset of the first word.
     vad_speech_pad_ms: int = 160
+    # Audio kept after it, for the release of the last word (the VAD's last voiced frame is
+    # already past the true end). The utterance's speculative recognition starts only once
+    # this much has arrived after that frame. Bench conversation (48 utterances, one run
+    # each): 160 ms, as the onset's, kept recognition on the path to the final (end of speech
+    # to final on the socket p50 645 ms, p90 725; WER 9.9%); 64 ms p50 566, WER 9.7%.
+    vad_end_pad_ms: int = Field(default=64, ge=0, le=1000)
     max_utterance_s: float = 20.0
 
     # Remote speech recognition: an OpenAI-compatible /v1/audio/transcriptions service

@@ -52,6 +52,7 @@ def endpointer_config(settings: PipelineSettings) -> EndpointerConfig:
         threshold=settings.vad_threshold,
         neg_threshold=settings.vad_neg_threshold,
         speech_pad_ms=settings.vad_speech_pad_ms,
+        end_pad_ms=settings.vad_end_pad_ms,
         min_silence_ms=settings.vad_min_silence_ms,
         max_utterance_s=settings.max_utterance_s,
     )

@@ -37,12 +37,12 @@ def test_one_utterance_per_sentence_at_true_boundaries(
     samples, truth = meeting_speech
     spans = _utterances(samples, chunk)
     assert len(spans) == len(truth)
-    pad_ms = EndpointerConfig().speech_pad_ms
+    config = EndpointerConfig()
     for (start, end), line in zip(spans, truth, strict=True):
-        # Padded by speech_pad_ms on each side; the VAD frame is 32 ms, the truth is the
-        # first and last sample above 1% of full scale.
-        assert abs(start * 1000 // SAMPLE_RATE + pad_ms - line.start_ms) <= 150
-        assert abs(end * 1000 // SAMPLE_RATE - pad_ms - line.end_ms) <= 150
+        # Padded by speech_pad_ms before and end_pad_ms after; the VAD frame is 32 ms, the
+        # truth is the first and last sample above 1% of full scale.
+        assert abs(start * 1000 // SAMPLE_RATE + config.speech_pad_ms - line.start_ms) <= 150
+        assert abs(end * 1000 // SAMPLE_RATE - config.end_pad_ms - line.end_ms) <= 150
 
 
 def test_silence_and_noise_give_nothing(rng: np.random.Generator) -> None:
@@ -123,6 +123,26 @@ def test_a_pause_announces_the_utterance_before_it_closes(
             if isinstance(e, PauseBegan) and e.audio.end_sample == event.audio.end_sample
         )
         assert announcement < events.index(event)
+
+
+def test_no_partial_once_a_pause_has_begun(
+    short_speech: tuple[FloatSamples, list[SpokenLine]],
+) -> None:
+    samples, truth = short_speech
+    # Speculation off, so that only the partial's own rule is at stake.
+    tracker = UtteranceTracker(partial_interval_ms=1000, speculate_after_ms=None)
+
+    def up_to(ms: int) -> int:
+        return ms * SAMPLE_RATE // 1000
+
+    first = tracker.push(samples[: up_to(truth[0].start_ms + 1500)])
+    assert [type(e) for e in first] == [PartialDue]
+    # More than a second of new speech, then 200 ms of the pause after the sentence: too
+    # short to end it, long enough that a partial started now would hold the recogniser
+    # when the utterance's own recognition becomes due.
+    pausing = tracker.push(samples[up_to(truth[0].start_ms + 1500) : up_to(truth[0].end_ms + 200)])
+    assert pausing == []
+    assert tracker.open_utterance_start is not None
 
 
 def test_skipped_audio_keeps_the_clock_and_the_frame_grid(

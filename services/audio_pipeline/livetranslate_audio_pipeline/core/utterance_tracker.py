@@ -130,6 +130,11 @@ class UtteranceTracker:
                 return []
             self._speculated_end = end
             return [PauseBegan(self._slice(start, end))]
+        if pausing:
+            # Not now: if the pause goes on, the utterance's speculative recognition is due
+            # within frames, and a partial already running would hold the recogniser (it
+            # cannot be stopped) while that recognition waits. Speech again: due at once.
+            return []
         if self.partials and self.position - self._last_partial_at >= self._partial_interval:
             self._last_partial_at = self.position
             self._partials_due += 1
