@@ -20,6 +20,7 @@ from livetranslate_common.settings import KafkaSettings
 from livetranslate_common.speech_samples import to_wav_bytes
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.topic_reader import read_topic
+from livetranslate_gateway.adapters.audio_sources import claim_audio_source
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.client import GatewayClient, LiveStreamError
 from livetranslate_gateway.config import GatewaySettings
@@ -319,6 +320,71 @@ def test_one_live_stream_per_session(client: TestClient) -> None:
         ):
             ws.receive_json()
         assert second.value.code == 4409
+
+
+def test_a_session_takes_its_audio_from_one_source_across_gateways(
+    kafka_topics: KafkaTopics, database: str
+) -> None:
+    # Two gateway instances on the same Kafka and PostgreSQL, as behind a load balancer: the
+    # second knows nothing of the first's open stream but what the database says.
+    with (
+        TestClient(create_app(GatewaySettings(live_chunk_ms=200))) as first,
+        TestClient(create_app(GatewaySettings(live_chunk_ms=200))) as second,
+    ):
+        session_id = _session(first)
+        # A file that is not audio is refused before it claims anything.
+        assert second.post(f"/api/sessions/{session_id}/audio", content=b"no").status_code == 415
+        with first.websocket_connect(f"/ws/sessions/{session_id}/audio") as stream:
+            _start(stream, sample_rate_hz=16_000)
+            stream.send_bytes(_pcm(0.4, 16_000))
+            with second.websocket_connect(f"/ws/sessions/{session_id}/audio") as other:
+                other.send_json(
+                    {"type": "start", "encoding": "pcm_s16le", "sample_rate_hz": 16_000}
+                )
+                # (Not "ready": a second source would number its chunks over the first's.)
+                reply = other.receive_json()
+                assert (reply["type"], reply.get("code")) == ("error", "audio_taken"), reply
+                refused, closed = _closed(other)
+            assert refused == []
+            assert closed.code == 4409
+            assert "live stream" in reply["message"]
+            upload = second.post(
+                f"/api/sessions/{session_id}/audio", content=to_wav_bytes(_silence_s(0.5))
+            )
+            assert upload.status_code == 409, upload.text
+            assert upload.json()["type"].endswith("session_closed")
+            assert "live stream" in upload.json()["detail"]
+            stream.send_bytes(_pcm(0.4, 16_000))
+            stream.send_json({"type": "end"})
+            assert stream.receive_json()["type"] == "stream_ended"
+    events = _events(kafka_topics, session_id)
+    chunks = _chunks(events)
+    # The stream's audio and nothing else: no second source numbered over it.
+    assert [chunk.seq for chunk in chunks] == [0, 1, 2, 3]
+    assert {chunk.source_type for chunk in chunks} == {SourceType.STREAM}
+    assert [type(e.payload) for e in events].count(AudioStreamEnded) == 1
+
+
+def test_an_upload_claims_the_session_before_a_stream(client: TestClient) -> None:
+    session_id = _session(client)
+    uploaded = client.post(
+        f"/api/sessions/{session_id}/audio", content=to_wav_bytes(_silence_s(0.5))
+    )
+    assert uploaded.status_code == 202
+    # The upload's end is projected at once (4409 before start, as ended); the claim is what
+    # a stream racing the upload on another instance would meet. Here: only the claim.
+    app = client.app
+    assert client.portal is not None
+
+    async def holder() -> SourceType | None:
+        async with app.state.db_pool.connection() as conn:  # type: ignore[attr-defined]
+            return await claim_audio_source(conn, session_id, SourceType.STREAM)
+
+    assert client.portal.call(holder) is SourceType.UPLOAD
+
+
+def _silence_s(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * 16_000), dtype=np.float32)
 
 
 def test_a_client_sending_faster_than_real_time_is_slowed_down(

@@ -8,7 +8,9 @@ The protocol (``services/gateway/LIVE_PROTOCOL.md`` has the full text):
    "encoding": "pcm_s16le", "capture_time": "<ISO 8601, optional>"}``. The gateway answers
    ``{"type": "ready", "session_id", "chunk_ms"}``; a bad start gets
    ``{"type": "error", "code", "message"}`` and close 1008 (invalid fields) or 1003 (not a
-   start message), and publishes nothing.
+   start message), and publishes nothing. A good start claims the session's audio for the
+   stream (``adapters.audio_sources``): if an upload or a stream on any gateway instance
+   has it already, error ``audio_taken`` and close 4409.
 2. Binary frames: interleaved PCM16 little-endian at the declared rate and channels, whole
    sample frames, at most 1 s each (bigger: close 1009; misaligned: error + close 1003).
    The gateway mixes to mono, resamples to 16 kHz with a streaming resampler, and publishes
@@ -63,6 +65,7 @@ from livetranslate_common.envelope import new_trace_id
 from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.queries import get_session
+from livetranslate_gateway.adapters.audio_sources import claim_audio_source, describe_source
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import (
     ResultFanout,
@@ -267,6 +270,19 @@ class _LiveStream:
             await self._reject(error)
             return
         except WebSocketDisconnect:
+            return
+        # Claimed once the stream is known good (a bad start leaves the session free), before
+        # anything is published; from here on the stream always publishes its end.
+        async with self._db_pool.connection() as conn:
+            holder = await claim_audio_source(conn, self._session_id, self._context.source_type)
+        if holder is not None:
+            await self._reject(
+                LiveProtocolError(
+                    CLOSE_SESSION_ENDED,
+                    "audio_taken",
+                    f"the session already takes its audio from {describe_source(holder)}",
+                )
+            )
             return
         settings = self._settings
         self._audio = LiveAudioState(start, chunk_ms=settings.live_chunk_ms)

@@ -21,6 +21,11 @@ from livetranslate_common.readmodel.queries import (
     transcript_segments,
 )
 from livetranslate_common.runs import LIVE_RUN, RUN_ID_PATTERN
+from livetranslate_gateway.adapters.audio_sources import (
+    claim_audio_source,
+    describe_source,
+    release_audio_source,
+)
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
 from livetranslate_gateway.core.chunking import (
     SessionAudioContext,
@@ -244,7 +249,19 @@ async def upload_audio(
     chunk_samples = TARGET_SAMPLE_RATE * settings.chunk_ms // 1000
     chunks = list(chunk_events(context, samples, chunk_samples=chunk_samples))
     end = stream_end_event(session_id, total_chunks=len(chunks), total_samples=len(samples))
-    envelopes = await publisher.publish(session_id, [*chunks, end])
+    # Claimed once the upload is known good, so a bad file leaves the session free.
+    holder = await claim_audio_source(conn, session_id, SourceType.UPLOAD)
+    if holder is not None:
+        raise SessionClosedError(
+            f"session {session_id} already takes its audio from {describe_source(holder)}"
+        )
+    try:
+        envelopes = await publisher.publish(session_id, [*chunks, end])
+    except Exception:
+        # Kafka refused it: the client may upload again. (Chunks already out repeat the
+        # same numbers; the pipeline drops them as duplicates of what the retry sends.)
+        await release_audio_source(conn, session_id, SourceType.UPLOAD)
+        raise
     await project_event(conn, envelopes[-1])
     log.info("session %s: %d chunks (%d samples) published", session_id, len(chunks), len(samples))
     return UploadAccepted(
