@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 from livetranslate_common.pcm import float_to_pcm16
 from livetranslate_common.serde import decode_event
 from livetranslate_common.settings import KafkaSettings
-from livetranslate_common.speech_samples import to_wav_bytes
+from livetranslate_common.speech_samples import silence, to_wav_bytes
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.topic_reader import read_topic
 from livetranslate_gateway.adapters.audio_sources import claim_audio_source
@@ -349,7 +349,7 @@ def test_a_session_takes_its_audio_from_one_source_across_gateways(
             assert closed.code == 4409
             assert "live stream" in reply["message"]
             upload = second.post(
-                f"/api/sessions/{session_id}/audio", content=to_wav_bytes(_silence_s(0.5))
+                f"/api/sessions/{session_id}/audio", content=to_wav_bytes(silence(0.5))
             )
             assert upload.status_code == 409, upload.text
             assert upload.json()["type"].endswith("session_closed")
@@ -367,9 +367,7 @@ def test_a_session_takes_its_audio_from_one_source_across_gateways(
 
 def test_an_upload_claims_the_session_before_a_stream(client: TestClient) -> None:
     session_id = _session(client)
-    uploaded = client.post(
-        f"/api/sessions/{session_id}/audio", content=to_wav_bytes(_silence_s(0.5))
-    )
+    uploaded = client.post(f"/api/sessions/{session_id}/audio", content=to_wav_bytes(silence(0.5)))
     assert uploaded.status_code == 202
     # The upload's end is projected at once (4409 before start, as ended); the claim is what
     # a stream racing the upload on another instance would meet. Here: only the claim.
@@ -381,10 +379,6 @@ def test_an_upload_claims_the_session_before_a_stream(client: TestClient) -> Non
             return await claim_audio_source(conn, session_id, SourceType.STREAM)
 
     assert client.portal.call(holder) is SourceType.UPLOAD
-
-
-def _silence_s(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * 16_000), dtype=np.float32)
 
 
 def test_a_client_sending_faster_than_real_time_is_slowed_down(

@@ -21,19 +21,21 @@ async def claim_audio_source(
 ) -> SourceType | None:
     """Claim the session's audio for ``source``: None when claimed now, else the source that
     holds it."""
-    cursor = await conn.execute(
-        "INSERT INTO session_audio_sources (session_id, source_type) VALUES (%s, %s)"
-        " ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
-        (session_id, source.value),
-    )
-    if await cursor.fetchone() is not None:
-        return None
-    cursor = await conn.execute(
-        "SELECT source_type FROM session_audio_sources WHERE session_id = %s", (session_id,)
-    )
-    row = await cursor.fetchone()
-    # Released between the two statements (a failed upload): taken, by nobody now.
-    return SourceType(row[0]) if row is not None else source
+    while True:
+        cursor = await conn.execute(
+            "INSERT INTO session_audio_sources (session_id, source_type) VALUES (%s, %s)"
+            " ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
+            (session_id, source.value),
+        )
+        if await cursor.fetchone() is not None:
+            return None
+        cursor = await conn.execute(
+            "SELECT source_type FROM session_audio_sources WHERE session_id = %s", (session_id,)
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            return SourceType(row[0])
+        # Given back between the two statements (an upload Kafka refused): free again.
 
 
 async def release_audio_source(
