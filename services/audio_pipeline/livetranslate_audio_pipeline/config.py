@@ -57,6 +57,10 @@ class PipelineSettings(BaseSettings):
     # audio; 0 saves after every event. Sparse saves cut the table writes (a third of a busy
     # worker's time at 2,500 chunks/s); a worker taking over replays at most this much more.
     checkpoint_every_ms: int = Field(default=1000, ge=0)
+    # A session no chunk has reached for this long leaves the worker's memory (0: never): its
+    # sender is gone (a live stream sends silence too). Its state stays in the tables, so a
+    # late chunk or end resumes it from there. See SessionTranscriber.evict_idle.
+    idle_session_evict_s: float = Field(default=600.0, ge=0)
     # Finals recognised with this many previous finals as Whisper's prompt (0: none). With
     # 2, tiny.en's streaming WER on the bench conversation is 9.9% against 12.1% without
     # (whole file 9.3%); 10.0% vs 10.7% and 1.4% vs 4.3% on two shorter ones. Once the

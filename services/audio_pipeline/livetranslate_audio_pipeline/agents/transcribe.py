@@ -99,6 +99,7 @@ def _build_transcriber() -> SessionTranscriber:
         partial_interval_ms=settings.partial_interval_ms,
         speculate_after_ms=settings.speculate_after_ms,
         checkpoint_every_ms=settings.checkpoint_every_ms,
+        evict_idle_after_s=settings.idle_session_evict_s,
         context_finals=settings.context_finals,
         publish_partial=_publish_partial,
         translation=build_translation_router(settings),
@@ -154,6 +155,8 @@ async def transcribe_audio(event: EventT[Envelope]) -> None:
         if session_id is not None:
             sessions.checkpoint(session_id)
     _record(envelope, results, time.perf_counter() - started, sessions.open_sessions)
+    # Between events, so no session is being handled; at most once a minute.
+    sessions.evict_idle()
 
 
 # Hundreds of live sessions send thousands of chunks a second: Faust's per-event path would

@@ -7,6 +7,7 @@ Everything here can be rebuilt: durable progress lives in the worker's tables
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -59,8 +60,9 @@ class OpenSession:
     final_segments: int = 0
     # Texts of the latest finals (oldest first): the next final's recognition context.
     recent_finals: list[str] = field(default_factory=list)
-    # Monotonic time the newest chunk reached us: the reference for result latency.
-    last_chunk_received: float = 0.0
+    # Monotonic time the newest chunk reached us (or the session was opened): the reference
+    # for result latency, and for how long the session has been idle.
+    last_chunk_received: float = field(default_factory=time.monotonic)
     # How long the newest chunk waited in Kafka before this worker took it.
     last_queue_ms: int | None = None
     # Audio arriving as it is spoken (not an upload): someone waits for each final.

@@ -87,6 +87,9 @@ DEFAULT_PRESET = "none"
 
 _SAME_UTTERANCE_SAMPLES = 4800  # 300 ms, less than any pause that ends an utterance
 
+# How often, at most, the open sessions are looked through for idle ones (seconds).
+_EVICTION_SCAN_S = 60.0
+
 
 def _published_already(session: OpenSession, event: TrackerEvent) -> bool:
     """Whether ``event`` is about audio whose final is already out.
@@ -116,6 +119,7 @@ class SessionTranscriber:
         partial_interval_ms: int = 1000,
         speculate_after_ms: int | None = 64,
         checkpoint_every_ms: int = 0,
+        evict_idle_after_s: float = 0.0,
         context_finals: int = 0,
         publish_partial: PublishPartial | None = None,
         translation: TranslationRouter | None = None,
@@ -141,6 +145,10 @@ class SessionTranscriber:
         self._checkpoint_every = checkpoint_every_ms * PIPELINE_SAMPLE_RATE // 1000
         self._publish_partial = publish_partial
         self._sessions: dict[str, OpenSession] = {}
+        # Sessions no chunk has reached for this long leave memory (0: never); see
+        # ``evict_idle``. Looked for at most every _EVICTION_SCAN_S.
+        self._evict_idle_after_s = evict_idle_after_s
+        self._next_eviction_scan = 0.0
         self._gate = RecognitionGate()
         self._recognition = UtteranceRecognition(
             recognizer, self._gate, context_finals=context_finals
@@ -498,9 +506,42 @@ class SessionTranscriber:
         """Partitions went to another worker: their sessions' memory here is stale."""
         for session_id, session in list(self._sessions.items()):
             if session.partition in partitions:
-                del self._sessions[session_id]
-                self._previews.discard(session_id)
-                session.tracker.close()
+                self._drop(session_id, session)
+
+    def evict_idle(self, now: float | None = None) -> list[str]:
+        """Drop from memory the sessions no chunk has reached for ``evict_idle_after_s``;
+        returns their ids. Call it between events (the agent does, after each one).
+
+        A live stream always sends audio, silence included, so a session this quiet has lost
+        its sender: a gateway that died without publishing the end, say. Kept, each would hold
+        its audio buffer and a speech detector for as long as the worker runs. Nothing is lost
+        by dropping one: its progress is in the tables and its audio in the log, so a chunk or
+        an end arriving after all finds it as a worker taking the session over would, and
+        carries on from its last checkpoint (replaying the audio since).
+        """
+        if self._evict_idle_after_s <= 0:
+            return []
+        now = time.monotonic() if now is None else now
+        if now < self._next_eviction_scan:
+            return []
+        self._next_eviction_scan = now + min(_EVICTION_SCAN_S, self._evict_idle_after_s / 4)
+        idle = [
+            session_id
+            for session_id, session in self._sessions.items()
+            if now - session.last_chunk_received >= self._evict_idle_after_s
+        ]
+        for session_id in idle:
+            self._drop(session_id, self._sessions[session_id])
+        if idle:
+            log.info("%d session(s) idle for %g s left memory", len(idle), self._evict_idle_after_s)
+        return idle
+
+    def _drop(self, session_id: str, session: OpenSession) -> None:
+        del self._sessions[session_id]
+        self._previews.discard(session_id)
+        if session.speculation is not None:
+            session.speculation.task.cancel()
+        session.tracker.close()
 
     async def _on_stream_ended(self, ended: AudioStreamEnded) -> list[EventPayload]:
         results: list[EventPayload] = []
