@@ -25,6 +25,8 @@ class RunningSystem:
     database_url: str
     gateway: ManagedProcess
     pipeline: ManagedProcess
+    # The services' environment: another process of the system starts with it.
+    env: dict[str, str]
 
 
 @pytest.fixture
@@ -35,6 +37,9 @@ def running_system(
         "KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
         "LIVETRANSLATE_TOPIC_PREFIX": kafka_topics.prefix,
         "DATABASE_URL": database,
+        # Short leases on live streams: a killed gateway's stream is ended by another gateway
+        # within seconds instead of half a minute.
+        "GATEWAY_LIVE_LEASE_S": "3",
     }
     pipeline = pipeline_process(tmp_path, web_port=free_port(), env=env)
     projector = projector_process(tmp_path, web_port=free_port(), env=env)
@@ -46,7 +51,7 @@ def running_system(
         gateway.wait_ready(timeout=60)
         projector.wait_ready(timeout=60)
         pipeline.wait_ready(timeout=120)
-        yield RunningSystem(gateway.url or "", kafka_topics, database, gateway, pipeline)
+        yield RunningSystem(gateway.url or "", kafka_topics, database, gateway, pipeline, env)
     finally:
         gateway.stop()
         projector.stop()
@@ -57,12 +62,7 @@ def running_system(
 def reprocess_worker(running_system: RunningSystem, tmp_path: Path) -> Iterator[ManagedProcess]:
     """The reprocessing worker beside the running system (only the tests that need it pay for
     its start)."""
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": running_system.topics.bootstrap_servers,
-        "LIVETRANSLATE_TOPIC_PREFIX": running_system.topics.prefix,
-        "DATABASE_URL": running_system.database_url,
-    }
-    worker = reprocess_process(tmp_path, web_port=free_port(), env=env)
+    worker = reprocess_process(tmp_path, web_port=free_port(), env=running_system.env)
     worker.start(wait=False)
     try:
         worker.wait_ready(timeout=60)

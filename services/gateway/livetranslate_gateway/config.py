@@ -51,3 +51,8 @@ class GatewaySettings(BaseSettings):
     # A stream closed that way keeps its session's stream slot while the gateway publishes
     # what it still held and its end, once Kafka is back; after this long it gives up.
     live_end_retry_s: float = Field(default=900.0, gt=0)
+    # A live stream's claim on its session is a lease its gateway renews every third of this;
+    # a gateway that dies mid-stream lets it lapse, and another gateway then publishes the
+    # stream's end for it (reason gateway_lost), so the session completes with the audio
+    # Kafka has. Lower: a dead gateway's sessions complete sooner; more renewals.
+    live_lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)

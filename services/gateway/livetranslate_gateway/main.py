@@ -16,6 +16,7 @@ from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
+from livetranslate_gateway.adapters.stream_leases import StreamLeases
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.routes import (
     analytics,
@@ -50,6 +51,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             give_up_after_s=settings.live_end_retry_s,
         )
         stack.push_async_callback(app.state.unfinished_streams.stop)
+        app.state.stream_leases = StreamLeases(
+            app.state.db_pool,
+            app.state.publisher,
+            app.state.unfinished_streams,
+            lease_s=settings.live_lease_s,
+        )
+        await app.state.stream_leases.start()
+        stack.push_async_callback(app.state.stream_leases.stop)
         app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
         await app.state.fanout.start()
         stack.push_async_callback(app.state.fanout.stop)

@@ -47,6 +47,10 @@ class UnfinishedStreams:
     def __contains__(self, session_id: object) -> bool:
         return session_id in self._finishing
 
+    def sessions(self) -> list[str]:
+        """The sessions whose stream's end is still to be published."""
+        return list(self._finishing)
+
     def finish_later(
         self,
         session_id: str,

@@ -72,6 +72,7 @@ from livetranslate_gateway.adapters.result_fanout import (
     SubscriberTooSlowError,
     Subscription,
 )
+from livetranslate_gateway.adapters.stream_leases import StreamLeases
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.routes.results_ws import cancel_and_wait, forward_results
 from livetranslate_gateway.api.routes.sessions import session_audio_context
@@ -187,14 +188,16 @@ async def _serve(websocket: WebSocket, session_id: str, trace_id: str) -> None:
                 subscription=subscription,
                 trace_id=trace_id,
                 unfinished=unfinished,
+                leases=state.stream_leases,
             )
             await stream.run()
         finally:
             fanout.unsubscribe(subscription)
     finally:
         # A stream whose end is still to be published is in ``unfinished`` by now: that
-        # keeps other streams of the session out until it is.
+        # keeps other streams of the session out until it is (and its lease renewed).
         streams.discard(session_id)
+        state.stream_leases.let_go(session_id)
 
 
 class _LiveStream:
@@ -211,6 +214,7 @@ class _LiveStream:
         subscription: Subscription,
         trace_id: str,
         unfinished: UnfinishedStreams,
+        leases: StreamLeases,
     ) -> None:
         self._ws = websocket
         self._context = context
@@ -221,6 +225,7 @@ class _LiveStream:
         self._subscription = subscription
         self._trace_id = trace_id
         self._unfinished = unfinished
+        self._leases = leases
         self._send_lock = asyncio.Lock()
         # Chunks handed to the publishing task but not yet acknowledged by Kafka: bounded.
         self._in_flight = asyncio.Semaphore(settings.live_max_chunks_in_flight)
@@ -272,9 +277,12 @@ class _LiveStream:
         except WebSocketDisconnect:
             return
         # Claimed once the stream is known good (a bad start leaves the session free), before
-        # anything is published; from here on the stream always publishes its end.
+        # anything is published; from here on the stream always publishes its end, or, if this
+        # gateway dies, another one does once the claim's lease lapses (adapters.stream_leases).
         async with self._db_pool.connection() as conn:
-            holder = await claim_audio_source(conn, self._session_id, self._context.source_type)
+            holder = await claim_audio_source(
+                conn, self._session_id, self._context.source_type, lease_s=self._leases.lease_s
+            )
         if holder is not None:
             await self._reject(
                 LiveProtocolError(
@@ -284,6 +292,9 @@ class _LiveStream:
                 )
             )
             return
+        self._leases.hold(
+            self._session_id, lambda: (self._acknowledged_chunks, self._acknowledged_samples)
+        )
         settings = self._settings
         self._audio = LiveAudioState(start, chunk_ms=settings.live_chunk_ms)
         self._pacer = Pacer(
@@ -601,6 +612,7 @@ class _LiveStream:
             envelope = await asyncio.shield(publishing)
             async with asyncio.timeout(FINISH_TIMEOUT_S), self._db_pool.connection() as conn:
                 await project_event(conn, envelope)
+            await self._leases.ended(self._session_id)
         except Exception:
             log.exception("live stream: could not publish its end (%s)", reason)
             publishing.cancel()
