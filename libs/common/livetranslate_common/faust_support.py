@@ -13,6 +13,7 @@ import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TransportT
+from mode import Service
 from mode.utils.queues import FlowControlEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -66,15 +67,42 @@ class _FlowControl(FlowControlEvent):
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's consumer thread, with the app's fetch wait instead of Faust's fixed 1.5 s.
+    """Faust's consumer "thread", run in the app's own event loop, with the app's fetch wait
+    instead of Faust's fixed 1.5 s.
 
-    aiokafka keeps one fetch in flight per broker and leaves out of it the partitions whose
-    records the app has not yet taken. So a fetch is often sent for the quiet partitions only
-    (results, changelogs), the broker holds it for the full wait because nothing arrives there,
-    and the busy partitions cannot be fetched meanwhile. With 1.5 s, 250 live sessions on one
-    worker ran in a cycle of 1.5 s stalls and 4,000-record batches, lagging by 1.5-2.5 s with
-    a third of the CPU idle (measured: half the fetches took exactly 1.5 s).
+    In the app's loop: Faust runs aiokafka's consumer (asyncio code) in a thread with a loop of
+    its own, calling it through method queues. In a busy worker the two threads fight over
+    the GIL: at 500 simulated live sessions (5,000 records a second) the consumer thread was
+    switched in and out 3,300 times a second and the main thread spent 10-20% of its time
+    waiting for a CPU; the worker took 0.78-0.84 of a core, p95 40-240 ms and p99 59-444 ms
+    from publication to processed. With the consumer in the app's loop (the same service, the
+    same method queues, no thread): 0.65-0.75 of a core, p95 29-32 ms, p99 33-78 ms (measured
+    in one hour, benchmarks/orchestration.py). What the thread protects against, an agent
+    blocking the loop so long that heartbeats stop, does not happen here: recognition and
+    other long work run in worker threads, off the loop.
+
+    The fetch wait: aiokafka keeps one fetch in flight per broker and leaves out of it the
+    partitions whose records the app has not yet taken. So a fetch is often sent for the
+    quiet partitions only (results, changelogs), the broker holds it for the full wait
+    because nothing arrives there, and the busy partitions cannot be fetched meanwhile. With
+    1.5 s, 250 live sessions on one worker ran in a cycle of 1.5 s stalls and 4,000-record
+    batches, lagging by 1.5-2.5 s with a third of the CPU idle (measured: half the fetches
+    took exactly 1.5 s).
     """
+
+    # ServiceThread.stop waits for its thread to signal the shutdown; here stop() does it.
+    wait_for_shutdown = False
+
+    async def start(self) -> None:
+        # What ServiceThread._serve does in its thread, done here in the app's loop.
+        self._thread_started.set()
+        await self._default_start()
+        await self.on_thread_started()
+
+    async def stop(self) -> None:
+        if self._started.is_set():
+            await Service.stop(self)
+            await self._shutdown_thread()
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
@@ -89,7 +117,8 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        # Its "thread loop" is the app's loop: see _ConsumerThread.
+        return _ConsumerThread(self, loop=self.loop, thread_loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - worker loop
         """Faust's fetch loop, except that a batched topic's records go to its buffer.

@@ -63,7 +63,8 @@ async def test_the_consumer_fetches_with_the_apps_wait_and_minimum_not_fausts() 
         assert consumer._fetch_min_bytes == 4096
     finally:
         await consumer.stop()
-        thread.thread_loop.close()  # the thread's own loop, never started here
+    # No thread of its own: the consumer runs in the app's loop (see _ConsumerThread).
+    assert thread.thread_loop is consumer_service.loop
 
 
 def test_the_default_fetch_is_short_and_full_and_bad_settings_are_refused() -> None:
