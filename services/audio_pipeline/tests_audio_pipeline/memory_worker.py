@@ -13,6 +13,7 @@ from typing import Any, cast
 from faust.types import TableT
 
 from livetranslate_audio_pipeline.adapters.faust_state import FaustSessionStore
+from livetranslate_audio_pipeline.core.checkpoint import LogPosition
 from livetranslate_audio_pipeline.core.recognition import SpeechRecognizer
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_common.pcm import float_to_pcm16
@@ -124,3 +125,15 @@ def live_session_log(
         )
     )
     return events
+
+
+async def consume(
+    worker: SessionTranscriber, log: Sequence[EventPayload], offsets: range, session_id: str
+) -> list[EventPayload]:
+    """Hand the log's events at ``offsets`` to the worker as its agent does: each event's
+    results (published), then the session's checkpoint."""
+    results: list[EventPayload] = []
+    for offset in offsets:
+        results += await worker.handle(log[offset], position=LogPosition(0, offset))
+        worker.checkpoint(session_id)
+    return results

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from livetranslate_audio_pipeline.adapters.whisper_local import LocalWhisperRecognizer
-from livetranslate_audio_pipeline.core.checkpoint import LogPosition
 from livetranslate_audio_pipeline.core.session import SessionTranscriber
 from livetranslate_common.speech_samples import (
     SAMPLE_RATE,
@@ -29,7 +28,12 @@ from livetranslate_schemas.events import (
     SessionProcessingCompleted,
     TranscriptionCompleted,
 )
-from tests_audio_pipeline.memory_worker import MemoryTables, live_session_log, memory_worker
+from tests_audio_pipeline.memory_worker import (
+    MemoryTables,
+    consume,
+    live_session_log,
+    memory_worker,
+)
 
 SESSION = "idle"
 CHUNK = SAMPLE_RATE // 10  # 100 ms, the gateway's live chunks
@@ -56,12 +60,7 @@ def _worker(
 async def _consume(
     worker: SessionTranscriber, log: list[EventPayload], offsets: range
 ) -> list[EventPayload]:
-    """As the agent does: each event's results (published), then its checkpoint."""
-    results: list[EventPayload] = []
-    for offset in offsets:
-        results += await worker.handle(log[offset], position=LogPosition(0, offset))
-        worker.checkpoint(SESSION)
-    return results
+    return await consume(worker, log, offsets, SESSION)
 
 
 def _finals(results: list[EventPayload]) -> list[tuple[int, int, str]]:

@@ -130,22 +130,19 @@ class StreamLeases:
                 session_id,
             )
 
-    async def end_lapsed(self) -> list[str]:
-        """End the streams whose lease lapsed; returns the sessions whose end was published."""
+    async def end_lapsed(self) -> None:
+        """End the streams whose lease lapsed."""
         async with self._db_pool.connection() as conn:
             lapsed = await take_lapsed_streams(conn)
-        published: list[str] = []
         for stream in lapsed:
-            if await self._end_for_lost_gateway(stream):
-                published.append(stream.session_id)
-        return published
+            await self._end_for_lost_gateway(stream)
 
-    async def _end_for_lost_gateway(self, stream: LapsedStream) -> bool:
+    async def _end_for_lost_gateway(self, stream: LapsedStream) -> None:
         session_id = stream.session_id
         async with self._db_pool.connection() as conn:
             session = await get_session(conn, session_id)
         if session is None or session.stream_ended_at is not None:
-            return False  # ended by its gateway, which could not record it in time
+            return  # ended by its gateway, which could not record it in time
         end = stream_end_event(
             session_id,
             total_chunks=stream.acknowledged_chunks,
@@ -162,7 +159,7 @@ class StreamLeases:
             log.exception("session %s: ending the live stream of a lost gateway failed", session_id)
             async with self._db_pool.connection() as conn:
                 await reopen_lapsed_stream(conn, session_id)
-            return False
+            return
         try:
             async with self._db_pool.connection() as conn:
                 await project_event(conn, envelope)
@@ -175,4 +172,3 @@ class StreamLeases:
             session_id,
             stream.acknowledged_chunks,
         )
-        return True
