@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -180,6 +182,9 @@ class _Simulator:
         self._producer.poll(0)
         self.sent += 1
 
+    def flush(self) -> None:
+        self._producer.flush(60)
+
     def end_all(self, chunks: int) -> None:
         for session_id in self._ids:
             self.publish(
@@ -194,6 +199,15 @@ class _Simulator:
         self._producer.flush(30)
 
 
+def _pieces(speech: FloatSamples, chunk_ms: int) -> list[bytes]:
+    """The speech cut into chunks' PCM16 audio; sessions take them in turn."""
+    chunk_samples = SAMPLE_RATE * chunk_ms // 1000
+    return [
+        float_to_pcm16(speech[offset : offset + chunk_samples])
+        for offset in range(0, len(speech) - chunk_samples, chunk_samples)
+    ]
+
+
 def orchestration_run(
     system: BenchSystem,
     speech: FloatSamples,
@@ -205,11 +219,7 @@ def orchestration_run(
     chunk_ms = chunk_ms or GatewaySettings().live_chunk_ms
     simulator = _Simulator(system, sessions, chunk_ms)
     period = chunk_ms / 1000
-    chunk_samples = SAMPLE_RATE * chunk_ms // 1000
-    pieces = [
-        float_to_pcm16(speech[offset : offset + chunk_samples])
-        for offset in range(0, len(speech) - chunk_samples, chunk_samples)
-    ]
+    pieces = _pieces(speech, chunk_ms)
     simulator.create_all()
     rounds = int(seconds / period)
     # When each chunk is due, from the start of the run: each session at its own phase of
@@ -273,4 +283,81 @@ def orchestration_run(
         p95_ms=bucket_percentile(before, after, 95) * 1000,
         p99_ms=bucket_percentile(before, after, 99) * 1000,
         worker_cpu=cpu / busy_for,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityFigures:
+    sessions: int
+    chunk_ms: int
+    chunks: int
+    seconds: float
+    # CPU the worker spent per chunk while draining the backlog, in microseconds.
+    cpu_us_per_chunk: float
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds
+
+    def headroom(self) -> float:
+        """Capacity over the load of these sessions at real time (1.0: no room at all)."""
+        return self.chunks_per_second / (self.sessions * 1000 / self.chunk_ms)
+
+
+def capacity_run(
+    system: BenchSystem,
+    speech: FloatSamples,
+    *,
+    sessions: int = 500,
+    rounds: int = 100,
+    chunk_ms: int | None = None,
+) -> CapacityFigures:
+    """How fast one worker gets through a backlog of ``rounds`` chunks of each session.
+
+    The p99 above depends on how busy the machine is at that moment; this much less: the
+    worker is paused (SIGSTOP) while the backlog is published, then drains it at full speed,
+    and the run reports chunks per second and the worker's CPU per chunk. Its ratio to the
+    sessions' real-time load is the worker's headroom. The pause is far shorter than the
+    consumer group's session timeout, so no rebalance happens.
+    """
+    chunk_ms = chunk_ms or GatewaySettings().live_chunk_ms
+    pid = system.pipeline_pids[0]
+    simulator = _Simulator(system, sessions, chunk_ms)
+    pieces = _pieces(speech, chunk_ms)
+    simulator.create_all()
+    encoded = [
+        (
+            session_id,
+            simulator.encoded_chunk(
+                session_id, seq, pieces[(seq + index) % len(pieces)], datetime.now(UTC)
+            ),
+        )
+        for seq in range(rounds)
+        for index, session_id in enumerate(simulator.ids)
+    ]
+    # Wait until the worker has opened the sessions (their SessionCreated).
+    time.sleep(2.0)
+    before = _count(_lag_buckets(system.pipeline_urls))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for session_id, value in encoded:
+            simulator.publish_encoded(session_id, value)
+        simulator.flush()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    started, cpu_before = time.monotonic(), _cpu_seconds(pid)
+    deadline = started + 120
+    while _count(_lag_buckets(system.pipeline_urls)) - before < len(encoded):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not get through {len(encoded)} chunks in 120 s")
+        time.sleep(0.1)  # each look costs the worker a /metrics page
+    seconds = time.monotonic() - started
+    cpu = _cpu_seconds(pid) - cpu_before
+    simulator.end_all(rounds)
+    return CapacityFigures(
+        sessions=sessions,
+        chunk_ms=chunk_ms,
+        chunks=len(encoded),
+        seconds=seconds,
+        cpu_us_per_chunk=cpu / len(encoded) * 1e6,
     )

@@ -8,7 +8,8 @@
    silence (no utterance, so no Whisper) whose end-of-stream event travels gateway -> Kafka
    -> pipeline -> Kafka -> gateway -> WebSocket.
 4. Live streams at real-time pace: latency, word error rate, speakers, concurrent sessions.
-5. Orchestration with recognition excluded, up to 500 simulated sessions.
+5. Orchestration with recognition excluded, up to 500 simulated sessions; and how fast one
+   worker gets through a backlog of them (its capacity, steadier than a p99).
 6. The read model rebuilt from audio-results, in events per second.
 
 Figures vary with the machine's load: compare within one run, and read ratios next to
@@ -29,7 +30,7 @@ import soundfile
 
 from benchmarks.concurrency import concurrent_run
 from benchmarks.live import LONG_SCRIPT, LiveFigures, live_conversation, live_run
-from benchmarks.orchestration import orchestration_run
+from benchmarks.orchestration import capacity_run, orchestration_run
 from benchmarks.rebuild import rebuild_run
 from benchmarks.reprocess import ReprocessFigures, reprocess_run
 from benchmarks.system import BenchSystem, running_system
@@ -192,6 +193,7 @@ def main() -> None:
             orchestration_run(system, live_audio, sessions=sessions, seconds=10.0, chunk_ms=chunk)
             for sessions, chunk in SIMULATED_SESSIONS
         ]
+        capacity = capacity_run(system, live_audio)
         rebuilt = rebuild_run(system.topics.bootstrap_servers, system.database_url)
     runs = results["runs"]
     last = [run["to_last_final_s"] for run in runs]
@@ -270,6 +272,13 @@ def main() -> None:
                 f"worker {sim.worker_cpu:.0%} CPU; goal at 500: p99 <= 50 ms)",
             )
         )
+    rows.append(
+        (
+            f"orchestration capacity, one worker ({capacity.chunk_ms} ms chunks)",
+            f"{capacity.chunks_per_second:,.0f} chunks/s  ({capacity.cpu_us_per_chunk:.0f} us CPU"
+            f" a chunk; {capacity.headroom():.2f} x the load of {capacity.sessions} sessions)",
+        )
+    )
     rows.append(
         (
             "read model rebuilt from audio-results",
