@@ -296,8 +296,9 @@ def main() -> None:
         )
     )
     print()
+    width = max(len(name) for name, _ in rows) + 2
     for name, value in rows:
-        print(f"{name:<52}{value}")
+        print(f"{name:<{width}}{value}")
     print(f"(service logs: {system.log_dir})")
 
 
