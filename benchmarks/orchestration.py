@@ -320,6 +320,8 @@ def capacity_run(
     sessions' real-time load is the worker's headroom. The pause is far shorter than the
     consumer group's session timeout, so no rebalance happens.
     """
+    if len(system.pipeline_pids) != 1:
+        raise ValueError("the capacity is one worker's: run it on a system with one")
     chunk_ms = chunk_ms or GatewaySettings().live_chunk_ms
     pid = system.pipeline_pids[0]
     simulator = _Simulator(system, sessions, chunk_ms)
