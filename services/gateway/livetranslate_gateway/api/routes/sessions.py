@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from livetranslate_common.readmodel.projection import project_event
@@ -44,6 +45,7 @@ from livetranslate_gateway.core.speaker_names import (
     SPEAKER_LABEL_PATTERN,
     speaker_names_at_creation,
 )
+from livetranslate_gateway.core.subtitles import Cue, to_srt, to_webvtt
 from livetranslate_gateway.core.upload_decoding import TARGET_SAMPLE_RATE, decode_upload
 from livetranslate_schemas.events import (
     AudioConfig,
@@ -271,12 +273,66 @@ async def upload_audio(
     )
 
 
+RunQuery = Annotated[str, Query(pattern=RUN_ID_PATTERN)]
+
+
 @router.get("/{session_id}/transcript", response_model=Transcript)
 async def read_transcript(
-    session_id: SessionId,
-    conn: ConnectionDep,
-    run: Annotated[str, Query(pattern=RUN_ID_PATTERN)] = LIVE_RUN,
+    session_id: SessionId, conn: ConnectionDep, run: RunQuery = LIVE_RUN
 ) -> Transcript:
+    return await _transcript(conn, session_id, run)
+
+
+_SUBTITLE_FORMATS = {
+    "srt": ("application/x-subrip", to_srt),
+    "vtt": ("text/vtt", to_webvtt),
+}
+
+
+@router.get(
+    "/{session_id}/transcript.srt",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/x-subrip": {}}}},
+)
+async def download_srt(
+    session_id: SessionId, conn: ConnectionDep, run: RunQuery = LIVE_RUN
+) -> PlainTextResponse:
+    """The run's final segments as SubRip subtitles, the speaker before each cue's text."""
+    return await _subtitles(conn, session_id, run, "srt")
+
+
+@router.get(
+    "/{session_id}/transcript.vtt",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/vtt": {}}}},
+)
+async def download_webvtt(
+    session_id: SessionId, conn: ConnectionDep, run: RunQuery = LIVE_RUN
+) -> PlainTextResponse:
+    """The run's final segments as WebVTT subtitles, each speaker a voice (``<v Alice>``)."""
+    return await _subtitles(conn, session_id, run, "vtt")
+
+
+async def _subtitles(conn: Any, session_id: str, run: str, extension: str) -> PlainTextResponse:
+    transcript = await _transcript(conn, session_id, run)
+    media_type, render = _SUBTITLE_FORMATS[extension]
+    cues = [
+        Cue(
+            start_ms=segment.start_ms,
+            end_ms=segment.end_ms,
+            text=segment.text,
+            speaker=segment.speaker_name or segment.speaker,
+        )
+        for segment in transcript.segments
+    ]
+    return PlainTextResponse(
+        render(cues),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{session_id}-{run}.{extension}"'},
+    )
+
+
+async def _transcript(conn: Any, session_id: str, run: str) -> Transcript:
     session = await require_session(conn, session_id)
     if run != LIVE_RUN and await get_run(conn, session_id, run) is None:
         raise RunNotFoundError(f"session {session_id} has no run {run}")
