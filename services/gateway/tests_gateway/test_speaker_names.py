@@ -6,22 +6,20 @@ socket. Bad names get an RFC 9457 422 and publish nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from livetranslate_common.envelope import new_event
-from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.serde import decode_event
 from livetranslate_common.testing.fixtures import KafkaTopics
+from livetranslate_common.testing.read_model import project_payloads
 from livetranslate_common.testing.topic_reader import read_topic
 from livetranslate_gateway.adapters.result_fanout import Subscription
 from livetranslate_gateway.api.routes.results_ws import forward_results
@@ -95,17 +93,6 @@ def _final(session_id: str, start_ms: int, speaker: str | None) -> Transcription
         speaker_map={"SPEAKER_00": "Alice"},
         latency=LatencyMetrics(),
     )
-
-
-def _project(database: str, *payloads: EventPayload) -> None:
-    """Write what the pipeline would have published into the read model, as the projector."""
-
-    async def run() -> None:
-        async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
-            for payload in payloads:
-                await project_event(conn, new_event(payload, source="audio_pipeline"))
-
-    asyncio.run(run())
 
 
 # --------------------------------------------------------------------------- the rules
@@ -211,7 +198,7 @@ def test_the_transcript_shows_the_current_names(
     session_id = client.post(
         "/api/sessions", json={"speaker_names": {"SPEAKER_00": "Alice"}}
     ).json()["session_id"]
-    _project(
+    project_payloads(
         database,
         _final(session_id, 0, "SPEAKER_00"),
         _final(session_id, 1000, "SPEAKER_01"),
@@ -242,7 +229,7 @@ def test_the_transcript_shows_the_current_names(
     echo = SpeakerNamesUpdated(
         session_id=session_id, changes={"SPEAKER_01": None}, names={"SPEAKER_00": "Ada"}
     )
-    _project(database, echo)
+    project_payloads(database, echo)
     transcript = client.get(f"/api/sessions/{session_id}/transcript").json()
     assert transcript["speaker_names"] == {"SPEAKER_00": "Ada"}
     assert [s["speaker_name"] for s in transcript["segments"]] == ["Ada", None, None]

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import io
 from collections.abc import Iterator
 from datetime import timedelta
 
-import psycopg
 import pytest
 import srt
 import webvtt
 from fastapi.testclient import TestClient
 
-from livetranslate_common.envelope import new_event
-from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.testing.fixtures import KafkaTopics
+from livetranslate_common.testing.read_model import project_payloads
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.subtitles import Cue, to_srt, to_webvtt
 from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import (
-    EventPayload,
     LatencyMetrics,
     SpeakerNamesUpdated,
     TranscriptionCompleted,
@@ -100,20 +96,11 @@ def _final(session_id: str, start_ms: int, text: str, speaker: str) -> Transcrip
     )
 
 
-def _project(database: str, *payloads: EventPayload) -> None:
-    async def run() -> None:
-        async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
-            for payload in payloads:
-                await project_event(conn, new_event(payload, source="audio_pipeline"))
-
-    asyncio.run(run())
-
-
 def test_a_session_downloads_as_subtitles_with_its_speakers_names(
     client: TestClient, database: str
 ) -> None:
     session_id = client.post("/api/sessions", json={"title": "standup"}).json()["session_id"]
-    _project(
+    project_payloads(
         database,
         _final(session_id, 2_000, "Second, from Bob.", "SPEAKER_01"),
         _final(session_id, 0, "First, from Alice.", "SPEAKER_00"),
