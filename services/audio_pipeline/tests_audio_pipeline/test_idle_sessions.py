@@ -57,12 +57,6 @@ def _worker(
     )
 
 
-async def _consume(
-    worker: SessionTranscriber, log: list[EventPayload], offsets: range
-) -> list[EventPayload]:
-    return await consume(worker, log, offsets, SESSION)
-
-
 def _finals(results: list[EventPayload]) -> list[tuple[int, int, str]]:
     return [
         (r.start_ms, r.end_ms, r.text)
@@ -86,7 +80,7 @@ async def test_an_idle_session_leaves_memory_and_carries_on_where_it_was(
     )
     assert isinstance(log[-1], AudioStreamEnded)
     undisturbed = _finals(
-        await _consume(_worker(recognizer, MemoryTables(), log), log, range(len(log)))
+        await consume(_worker(recognizer, MemoryTables(), log), log, range(len(log)), SESSION)
     )
     assert len(undisturbed) == len(truth)
 
@@ -97,14 +91,14 @@ async def test_an_idle_session_leaves_memory_and_carries_on_where_it_was(
         if quiet_after == "the last chunk"
         else 1 + int(float(quiet_after.split()[0]) * SAMPLE_RATE) // CHUNK
     )
-    published = await _consume(worker, log, range(quiet_at))
+    published = await consume(worker, log, range(quiet_at), SESSION)
     # A second without chunks is nothing; ten minutes is a sender gone.
     assert worker.evict_idle(time.monotonic() + 1) == []
     assert worker.open_sessions == 1
     assert worker.evict_idle(time.monotonic() + IDLE_S) == [SESSION]
     assert worker.open_sessions == 0
     # The sender was only slow after all: the rest of the stream comes.
-    rest = await _consume(worker, log, range(quiet_at, len(log)))
+    rest = await consume(worker, log, range(quiet_at, len(log)), SESSION)
     published += rest
     assert _finals(published) == undisturbed
     completed = [r for r in rest if isinstance(r, SessionProcessingCompleted)]
@@ -120,7 +114,7 @@ async def test_sessions_stay_when_eviction_is_off_or_they_are_not_idle(
     log = live_session_log(SESSION, silence(1.0), flags=flags, chunk_samples=CHUNK)
     for evict_after_s in (0.0, IDLE_S):
         worker = _worker(recognizer, MemoryTables(), log, evict_after_s=evict_after_s)
-        await _consume(worker, log, range(len(log) - 1))  # everything but the end
+        await consume(worker, log, range(len(log) - 1), SESSION)  # everything but the end
         now = time.monotonic()
         expected = [] if evict_after_s == 0 else [SESSION]
         # Not idle long enough: kept, and the next look is a while off (a minute at most).
