@@ -8,8 +8,9 @@ UV ?= uv
 PYTEST_ARGS ?=
 
 # System packages the project needs: a JDK and Maven (Kafka's jars come from Maven Central),
-# the PostgreSQL server, espeak-ng and sox (test speech), libsndfile (audio decoding).
-APT_PACKAGES := default-jdk-headless maven postgresql espeak-ng sox libsndfile1
+# the PostgreSQL server, espeak-ng and sox (test speech), libsndfile (audio decoding),
+# Chromium (the web page's test drives it with Playwright).
+APT_PACKAGES := default-jdk-headless maven postgresql espeak-ng sox libsndfile1 chromium
 
 .PHONY: help
 help:  ## list the targets
@@ -24,6 +25,7 @@ bootstrap:  ## install what the project needs (system packages, uv, Python packa
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	  command -v sox >/dev/null || missing="$$missing sox"; \
+	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  if [ -n "$$missing" ]; then \
 	    if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	      echo "installing system packages:$$missing"; \
