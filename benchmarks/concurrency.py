@@ -53,7 +53,7 @@ async def _one(
     system: BenchSystem, samples: FloatSamples, truth: list[SpokenLine], delay_s: float, n: int
 ) -> LiveFigures:
     await asyncio.sleep(delay_s)
-    async with GatewayClient(system.gateway_url) as client:
+    async with GatewayClient(system.gateway_url, api_key=system.api_key) as client:
         received = await stream_session(client, samples, title=f"bench concurrent {n}")
     return live_figures(truth, received)
 

@@ -156,6 +156,6 @@ def _speakers_right(truth: list[SpokenLine], finals: list[dict[str, Any]]) -> in
 async def live_run(
     system: BenchSystem, samples: FloatSamples, truth: list[SpokenLine]
 ) -> LiveFigures:
-    async with GatewayClient(system.gateway_url) as client:
+    async with GatewayClient(system.gateway_url, api_key=system.api_key) as client:
         received = await stream_session(client, samples, title="bench live")
     return live_figures(truth, received)

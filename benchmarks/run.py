@@ -136,7 +136,7 @@ async def bench_system(
     live_audio: tuple[FloatSamples, list[SpokenLine]],
     long_audio: tuple[FloatSamples, list[SpokenLine]],
 ) -> dict[str, Any]:
-    async with GatewayClient(system.gateway_url) as client:
+    async with GatewayClient(system.gateway_url, api_key=system.api_key) as client:
         runs = [await upload_run(client, data) for _ in range(UPLOAD_RUNS)]
         inbound, outbound = await hop_probe(client, system)
     asr = _asr_seconds(system, {run["session_id"] for run in runs})
@@ -146,7 +146,7 @@ async def bench_system(
     # a word error rate fine enough to compare); the short one for concurrency.
     live = await live_run(system, *long_audio)
     # After the live figures: a run takes the CPU while it lasts.
-    async with GatewayClient(system.gateway_url) as client:
+    async with GatewayClient(system.gateway_url, api_key=system.api_key) as client:
         reprocessed = await reprocess_run(client, *long_audio, model="tiny.en")
     concurrency = [
         await concurrent_run(system, *live_audio, sessions) for sessions in CONCURRENT_SESSIONS

@@ -27,6 +27,7 @@ from livetranslate_common.devstack.services import (
 )
 from livetranslate_common.testing.fixtures import KafkaTopics, TestInfrastructure, with_database
 from livetranslate_common.topics import delete_topics, ensure_topics
+from livetranslate_gateway.keys import issue_key_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ class BenchSystem:
     topics: KafkaTopics
     database_url: str
     log_dir: Path
+    # A key of the tenant the benchmarks act for.
+    api_key: str
+    # The gateway's process (its CPU and memory, for the gateway's own benchmark).
+    gateway_pid: int = 0
 
 
 @contextmanager
@@ -46,10 +51,12 @@ def running_system(
     *,
     pipeline_workers: int = 1,
     reprocessing: bool = False,
+    projector: bool = True,
 ) -> Iterator[BenchSystem]:
     """The system, its services configured by ``settings`` (environment variables) on top;
-    ``pipeline_workers`` processes share the pipeline's partitions (one consumer group);
-    ``reprocessing`` adds the reprocessing worker."""
+    ``pipeline_workers`` processes share the pipeline's partitions (one consumer group; 0:
+    none); ``reprocessing`` adds the reprocessing worker; ``projector=False`` leaves the
+    projector out (with no pipeline either: the gateway alone on Kafka and PostgreSQL)."""
     infrastructure = TestInfrastructure("local")
     infrastructure.prepare("kafka", "postgres")
     bootstrap = infrastructure.get("kafka").address
@@ -72,7 +79,7 @@ def running_system(
         pipeline_process(log_dir / f"worker{index}", web_port=port, env=env)
         for index, port in enumerate(ports)
     ]
-    projector = projector_process(log_dir, web_port=free_port(), env=env)
+    projectors = [projector_process(log_dir, web_port=free_port(), env=env)] if projector else []
     gateway = gateway_process(log_dir, port=free_port(), env=env)
     extra = [reprocess_process(log_dir, web_port=free_port(), env=env)] if reprocessing else []
     try:
@@ -80,10 +87,12 @@ def running_system(
             process.start(wait=False)
         for pipeline in pipelines:
             pipeline.start(wait=False)
-        projector.start(wait=False)
+        for process in projectors:
+            process.start(wait=False)
         gateway.start(wait=False)
         gateway.wait_ready(timeout=60)
-        projector.wait_ready(timeout=60)
+        for process in projectors:
+            process.wait_ready(timeout=60)
         for pipeline in pipelines:
             pipeline.wait_ready(timeout=120)
         for process in extra:
@@ -96,12 +105,15 @@ def running_system(
             topics=KafkaTopics(bootstrap, prefix, names),
             database_url=database_url,
             log_dir=log_dir,
+            api_key=issue_key_for(database_url, tenant_id="bench", name="benchmarks"),
+            gateway_pid=gateway.pid or 0,
         )
     finally:
         for process in extra:
             process.stop()
         gateway.stop()
-        projector.stop()
+        for process in projectors:
+            process.stop()
         for pipeline in pipelines:
             pipeline.stop()
         existing = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics

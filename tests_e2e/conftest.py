@@ -16,6 +16,7 @@ from livetranslate_common.devstack.services import (
     reprocess_process,
 )
 from livetranslate_common.testing.fixtures import KafkaTopics
+from livetranslate_gateway.keys import issue_key_for
 
 
 @dataclass
@@ -27,6 +28,8 @@ class RunningSystem:
     pipeline: ManagedProcess
     # The services' environment: another process of the system starts with it.
     env: dict[str, str]
+    # A key of the tenant the tests act for ("e2e").
+    api_key: str
 
 
 @pytest.fixture
@@ -51,7 +54,10 @@ def running_system(
         gateway.wait_ready(timeout=60)
         projector.wait_ready(timeout=60)
         pipeline.wait_ready(timeout=120)
-        yield RunningSystem(gateway.url or "", kafka_topics, database, gateway, pipeline, env)
+        api_key = issue_key_for(database, tenant_id="e2e", name="end-to-end tests")
+        yield RunningSystem(
+            gateway.url or "", kafka_topics, database, gateway, pipeline, env, api_key
+        )
     finally:
         gateway.stop()
         projector.stop()

@@ -36,7 +36,7 @@ async def test_undecodable_events_are_set_aside(
     producer.produce(running_system.topics["audio-results"], key=victim.encode(), value=GARBAGE)
     assert producer.flush(30) == 0
 
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         session_id = (await client.create_session())["session_id"]
         finals = []
         async with client.results(session_id) as results:

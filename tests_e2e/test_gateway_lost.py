@@ -36,7 +36,7 @@ async def test_a_gateway_killed_mid_stream_has_its_stream_ended_by_another(
     gateway = running_system.gateway
     finals: list[dict[str, Any]] = []
     killed_at_s = 0.0
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         session_id = (await client.create_session(title="lost", language="en"))["session_id"]
         started = time.monotonic()
         # The socket dies with the gateway: whatever the client library raises then.
@@ -61,7 +61,7 @@ async def test_a_gateway_killed_mid_stream_has_its_stream_ended_by_another(
     other.start(wait=False)
     try:
         await asyncio.to_thread(other.wait_ready, 60)
-        async with GatewayClient(other.url or "") as client:
+        async with GatewayClient(other.url or "", api_key=running_system.api_key) as client:
             transcript = await client.wait_until_completed(session_id, within_s=90)
     finally:
         other.stop()

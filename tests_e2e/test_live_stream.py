@@ -44,7 +44,7 @@ async def _stream(
     during: Any = None,
 ) -> tuple[str, list[tuple[float, dict[str, Any]]]]:
     """Stream the audio live; every message with its arrival time (since the start)."""
-    async with GatewayClient(system.gateway_url) as client:
+    async with GatewayClient(system.gateway_url, api_key=system.api_key) as client:
         session_id = (await client.create_session(title="live", language="en"))["session_id"]
         received: list[tuple[float, dict[str, Any]]] = []
         side_task = None
@@ -147,6 +147,6 @@ async def test_pipeline_killed_mid_stream_loses_and_repeats_nothing(
     assert received[-1][1]["final_segment_count"] == len(truth)
 
     # The read model agrees: every sentence once.
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         transcript = await client.wait_until_completed(session_id)
     assert [s["segment_id"] for s in transcript["segments"]] == segment_ids

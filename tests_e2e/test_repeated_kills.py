@@ -98,7 +98,7 @@ async def test_five_worker_kills_leave_every_transcript_as_undisturbed(
         assert max(finals[session_id].values()) == 1, finals[session_id]
 
     # PostgreSQL: every session's transcript, each segment once, as on the socket.
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         for session_id in session_ids:
             transcript = await client.wait_until_completed(session_id)
             stored = [(s["start_ms"], s["end_ms"], s["text"]) for s in transcript["segments"]]

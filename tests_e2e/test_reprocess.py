@@ -59,7 +59,7 @@ async def test_a_range_run_with_another_model_stands_beside_the_live_transcript(
     meeting_speech: tuple[FloatSamples, list[SpokenLine]],
 ) -> None:
     samples, truth = meeting_speech
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         session_id, live = await _transcribed_live(client, samples)
         # Lines 3 and 4, from the pauses around them, with the multilingual base model.
         start_ms = (truth[1].end_ms + truth[2].start_ms) // 2
@@ -104,7 +104,7 @@ async def test_the_command_reprocesses_a_whole_session_with_a_progress_report(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     samples, truth = meeting_speech
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         session_id, live = await _transcribed_live(client, samples)
         topics = running_system.topics
         code = await asyncio.to_thread(

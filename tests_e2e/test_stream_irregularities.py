@@ -48,7 +48,9 @@ async def test_irregular_chunks_and_a_fast_clock_reach_the_client_once(
     publisher = EventPublisher(KafkaSettings())
     await publisher.start()
     try:
-        async with GatewayClient(running_system.gateway_url) as client:
+        async with GatewayClient(
+            running_system.gateway_url, api_key=running_system.api_key
+        ) as client:
             session_id = (await client.create_session())["session_id"]
             seqs = [0, 1, 2, 5, 3, 3, *range(6, 70)]  # 4 never comes, 3 comes late and twice
             events: list[EventPayload] = [_chunk(session_id, seq) for seq in seqs]

@@ -79,7 +79,7 @@ async def test_speech_in_words_out(
 ) -> None:
     samples, truth = meeting_speech
     reference = " ".join(line.text for line in truth)
-    async with GatewayClient(running_system.gateway_url) as client:
+    async with GatewayClient(running_system.gateway_url, api_key=running_system.api_key) as client:
         session_id = (
             await client.create_session(
                 title="weekly planning", speaker_names={"SPEAKER_00": "Ada"}

@@ -101,9 +101,13 @@ class LiveStream:
 
 
 class GatewayClient:
-    def __init__(self, base_url: str, *, timeout: float = 120.0) -> None:
+    def __init__(self, base_url: str, *, api_key: str, timeout: float = 120.0) -> None:
+        """``api_key``: the key the gateway issued for the caller's tenant
+        (``python -m livetranslate_gateway.keys issue``)."""
         self._base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self._base_url, timeout=timeout)
+        # On every request and every socket's handshake; never in a URL.
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._http = httpx.AsyncClient(base_url=self._base_url, timeout=timeout, headers=self._auth)
 
     async def __aenter__(self) -> GatewayClient:
         return self
@@ -178,7 +182,7 @@ class GatewayClient:
         """Open the results socket of one run; iterate the yielded stream for messages."""
         base = "ws" + self._base_url.removeprefix("http")
         url = f"{base}/ws/sessions/{session_id}?run={run}"
-        async with websockets.connect(url, max_size=2**22) as socket:
+        async with websockets.connect(url, max_size=2**22, additional_headers=self._auth) as socket:
 
             async def messages() -> AsyncIterator[dict[str, Any]]:
                 async for raw in socket:
@@ -229,7 +233,7 @@ class GatewayClient:
         if capture_time is not None:
             start["capture_time"] = capture_time.isoformat()
         url = "ws" + self._base_url.removeprefix("http") + f"/ws/sessions/{session_id}/audio"
-        async with websockets.connect(url, max_size=2**22) as socket:
+        async with websockets.connect(url, max_size=2**22, additional_headers=self._auth) as socket:
             with contextlib.suppress(ConnectionClosed):
                 # A refused stream may be closed already: its close code is read next.
                 await socket.send(json.dumps(start))

@@ -20,6 +20,14 @@ class GatewaySettings(BaseSettings):
     analytics_url: str = "http://127.0.0.1:6069"
     # Connecting to them, sending, waiting for the answer: each at most this long.
     analytics_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Requests each caller (API key, or address without a good key) may make, per gateway
+    # instance: every limit applies ("limits" notation). Socket handshakes count as requests.
+    rate_limit: str = "50/second;3000/minute"
+    # How long a checked API key is trusted without asking PostgreSQL again: a revoked key
+    # keeps working this long on an instance that checked it just before.
+    api_key_cache_s: float = Field(default=30.0, ge=0, le=3600)
+    # Request bodies other than audio uploads (JSON): larger ones get 413.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Uploads are read whole into memory to be decoded; this bounds that memory.
     max_upload_bytes: int = 100 * 1024 * 1024
     max_audio_seconds: float = 4 * 60 * 60

@@ -39,6 +39,7 @@ from livetranslate_common.devstack.services import (
 )
 from livetranslate_common.devstack.stack import DevStack
 from livetranslate_gateway.client import GatewayClient, GatewayRequestError, LiveStreamError
+from livetranslate_gateway.keys import issue_key_for
 
 SAMPLE = Path(__file__).parent / "samples" / "weekly-planning.flac"
 
@@ -180,6 +181,7 @@ async def transcribe_file(
     gateway_url: str,
     audio: Path,
     *,
+    api_key: str,
     as_json: bool,
     live: bool = False,
     translate_to: list[str] | None = None,
@@ -188,7 +190,7 @@ async def transcribe_file(
     """Send one recording through the gateway; print final segments; return their count."""
     targets = list(translate_to or [])
     printer = ResultPrinter(targets, as_json=as_json, show_partials=live and sys.stderr.isatty())
-    async with GatewayClient(gateway_url) as client:
+    async with GatewayClient(gateway_url, api_key=api_key) as client:
         session = await client.create_session(
             title=audio.name[:200], translate_to=targets, speaker_names=speaker_names or {}
         )
@@ -332,10 +334,13 @@ def main(argv: list[str] | None = None) -> int:
         for service in services:
             service.wait_ready(timeout=180)
         _say(f"gateway ready at {gateway_url}")
+        # The demo's own tenant, a new key each run (only its digest is stored).
+        api_key = issue_key_for(env["DATABASE_URL"], tenant_id="demo", name="make demo")
         finals = asyncio.run(
             transcribe_file(
                 gateway_url,
                 args.audio,
+                api_key=api_key,
                 as_json=args.json,
                 live=args.live,
                 translate_to=args.translate,

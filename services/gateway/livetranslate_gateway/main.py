@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from livetranslate_common.db import open_pool
 from livetranslate_common.envelope import new_trace_id
@@ -14,10 +14,13 @@ from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.migrate import apply_migrations
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
+from livetranslate_gateway.adapters.api_keys import ApiKeys
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
+from livetranslate_gateway.api.body_limits import BodyLimit, is_audio_upload
+from livetranslate_gateway.api.problems import install_problem_handlers, server_error_response
 from livetranslate_gateway.api.routes import (
     analytics,
     health,
@@ -28,7 +31,7 @@ from livetranslate_gateway.api.routes import (
     speakers,
 )
 from livetranslate_gateway.config import GatewaySettings
-from livetranslate_gateway.core.errors import GatewayError
+from livetranslate_gateway.core.rate_limits import RateLimits
 from livetranslate_gateway.core.tracing import trace_id_from_traceparent
 
 
@@ -41,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(app.state.db_pool.close)
         async with app.state.db_pool.connection() as conn:
             await apply_migrations(conn)
+        app.state.api_keys = ApiKeys(app.state.db_pool, cache_s=settings.api_key_cache_s)
         app.state.publisher = EventPublisher(kafka)
         await app.state.publisher.start()
         stack.push_async_callback(app.state.publisher.stop)
@@ -80,20 +84,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Sessions with a live audio stream open on this instance (one stream per session).
     app.state.live_streams = set()
 
-    @app.exception_handler(GatewayError)
-    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
-        # RFC 9457 problem details.
-        return JSONResponse(
-            status_code=error.status_code,
-            media_type="application/problem+json",
-            content={
-                "type": f"urn:livetranslate:error:{error.code}",
-                "title": error.code.replace("_", " "),
-                "status": error.status_code,
-                "detail": str(error),
-                "instance": request.url.path,
-            },
-        )
+    app.state.rate_limits = RateLimits(app.state.settings.rate_limit)
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes, exempt=is_audio_upload)
 
     @app.middleware("http")
     async def trace_requests(
@@ -103,7 +96,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # event this request publishes and every log line it writes carries the trace id.
         trace_id = trace_id_from_traceparent(request.headers.get("traceparent")) or new_trace_id()
         with log_context(trace_id=trace_id):
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as error:  # any failure answers 500; the log has the cause
+                response = server_error_response(request, error)
         response.headers["x-trace-id"] = trace_id
         return response
 

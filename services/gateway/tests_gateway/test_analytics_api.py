@@ -15,40 +15,38 @@ from fastapi.testclient import TestClient
 from livetranslate_common.devstack.processes import free_port
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_gateway.main import create_app
+from tests_gateway.conftest import assert_problem, bearer
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
-def _client(monkeypatch: pytest.MonkeyPatch, analytics_url: str) -> TestClient:
+def _client(monkeypatch: pytest.MonkeyPatch, analytics_url: str, key: str) -> TestClient:
     monkeypatch.setenv("GATEWAY_ANALYTICS_URL", analytics_url)
     monkeypatch.setenv("GATEWAY_ANALYTICS_TIMEOUT_S", "1")
-    return TestClient(create_app())
+    return TestClient(create_app(), headers=bearer(key))
 
 
 @pytest.fixture
 def nobody_home(
-    kafka_topics: KafkaTopics, database: str, monkeypatch: pytest.MonkeyPatch
+    kafka_topics: KafkaTopics, operator_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    """The gateway, with nothing listening where the analytics should be."""
-    with _client(monkeypatch, f"http://127.0.0.1:{free_port()}") as client:
+    """The gateway, with nothing listening where the analytics should be (called with an
+    operator's key: the hourly figures are across tenants)."""
+    with _client(monkeypatch, f"http://127.0.0.1:{free_port()}", operator_key) as client:
         yield client
 
 
-def _problem(response: object, status: int, code: str) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
-    assert response.json()["type"].endswith(code)  # type: ignore[attr-defined]
-
-
 def test_an_unknown_session_is_404_before_the_analytics_are_asked(nobody_home: TestClient) -> None:
-    _problem(nobody_home.get(f"/api/analytics/sessions/{UNKNOWN}"), 404, "session_not_found")
+    assert_problem(nobody_home.get(f"/api/analytics/sessions/{UNKNOWN}"), 404, "session_not_found")
     assert nobody_home.get("/api/analytics/sessions/not-a-uuid").status_code == 422
 
 
 def test_unreachable_analytics_are_a_503(nobody_home: TestClient) -> None:
     session_id = nobody_home.post("/api/sessions", json={}).json()["session_id"]
-    _problem(nobody_home.get(f"/api/analytics/sessions/{session_id}"), 503, "analytics_unavailable")
-    _problem(nobody_home.get("/api/analytics/hours"), 503, "analytics_unavailable")
+    assert_problem(
+        nobody_home.get(f"/api/analytics/sessions/{session_id}"), 503, "analytics_unavailable"
+    )
+    assert_problem(nobody_home.get("/api/analytics/hours"), 503, "analytics_unavailable")
 
 
 @pytest.mark.parametrize(
@@ -60,17 +58,17 @@ def test_unreachable_analytics_are_a_503(nobody_home: TestClient) -> None:
     ],
 )
 def test_a_bad_range_is_refused_with_a_reason(nobody_home: TestClient, query: str) -> None:
-    _problem(nobody_home.get(f"/api/analytics/hours?{query}"), 422, "invalid_time_range")
+    assert_problem(nobody_home.get(f"/api/analytics/hours?{query}"), 422, "invalid_time_range")
 
 
 def test_times_need_a_zone(nobody_home: TestClient) -> None:
     response = nobody_home.get("/api/analytics/hours?from=2025-03-14T10:00:00")
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "from"]
+    assert response.json()["errors"][0]["loc"] == ["query", "from"]
 
 
 def test_analytics_that_accept_but_never_answer_time_out(
-    kafka_topics: KafkaTopics, database: str, monkeypatch: pytest.MonkeyPatch
+    kafka_topics: KafkaTopics, operator_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A server that accepts connections and reads requests but never answers.
     server = socket.create_server(("127.0.0.1", 0))
@@ -87,11 +85,18 @@ def test_analytics_that_accept_but_never_answer_time_out(
     threading.Thread(target=accept, daemon=True).start()
     try:
         port = server.getsockname()[1]
-        with _client(monkeypatch, f"http://127.0.0.1:{port}") as client:
+        with _client(monkeypatch, f"http://127.0.0.1:{port}", operator_key) as client:
             began = time.monotonic()
-            _problem(client.get("/api/analytics/hours"), 503, "analytics_unavailable")
+            assert_problem(client.get("/api/analytics/hours"), 503, "analytics_unavailable")
             assert time.monotonic() - began < 5
     finally:
         server.close()
         for connection in held:
             connection.close()
+
+
+def test_hourly_figures_across_tenants_are_for_operators_only(
+    kafka_topics: KafkaTopics, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _client(monkeypatch, f"http://127.0.0.1:{free_port()}", api_key) as client:
+        assert_problem(client.get("/api/analytics/hours"), 403, "operator_only")

@@ -27,15 +27,16 @@ from livetranslate_schemas.events import (
     Envelope,
     SessionCreated,
 )
+from tests_gateway.conftest import assert_problem
 
 UPLOAD_LIMIT = 2 * 1024 * 1024
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def client(kafka_topics: KafkaTopics, database: str) -> Iterator[TestClient]:
+def client(kafka_topics: KafkaTopics, auth_headers: dict[str, str]) -> Iterator[TestClient]:
     settings = GatewaySettings(max_upload_bytes=UPLOAD_LIMIT)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=auth_headers) as test_client:
         yield test_client
 
 
@@ -43,14 +44,6 @@ def ingest_events(topics: KafkaTopics, session_id: str) -> list[Envelope]:
     """Every event on audio-ingest for the session, read from the beginning."""
     values = read_topic(topics, "audio-ingest", key=session_id.encode())
     return [decode_event(value) for value in values]
-
-
-def _problem(response: object, status: int, code: str) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
-    assert body["type"].endswith(code)
-    assert body["detail"]
 
 
 def test_upload_publishes_ordered_chunks_then_the_end(
@@ -89,7 +82,7 @@ def test_upload_publishes_ordered_chunks_then_the_end(
     assert events[0].trace_id != trace_id
     # A second upload to the same session is refused: its stream has ended.
     again = client.post(f"/api/sessions/{session_id}/audio", content=to_wav_bytes(samples))
-    _problem(again, 409, "session_closed")
+    assert_problem(again, 409, "session_closed")
 
 
 def _stereo_flac(seconds: float) -> bytes:
@@ -123,7 +116,7 @@ def test_bad_uploads_get_a_clear_answer_and_publish_nothing(
         assert isinstance(body, bytes)
         data = body
     response = client.post(f"/api/sessions/{session_id}/audio", content=data)
-    _problem(response, status, code)
+    assert_problem(response, status, code)
     events = ingest_events(kafka_topics, session_id)
     assert [type(e.payload) for e in events] == [SessionCreated]
     # The session is still open: a good upload afterwards is accepted.
@@ -134,9 +127,9 @@ def test_bad_uploads_get_a_clear_answer_and_publish_nothing(
 
 
 def test_unknown_session_is_404_everywhere(client: TestClient) -> None:
-    _problem(client.get(f"/api/sessions/{UNKNOWN}"), 404, "session_not_found")
-    _problem(client.get(f"/api/sessions/{UNKNOWN}/transcript"), 404, "session_not_found")
-    _problem(
+    assert_problem(client.get(f"/api/sessions/{UNKNOWN}"), 404, "session_not_found")
+    assert_problem(client.get(f"/api/sessions/{UNKNOWN}/transcript"), 404, "session_not_found")
+    assert_problem(
         client.post(f"/api/sessions/{UNKNOWN}/audio", content=b"RIFF"), 404, "session_not_found"
     )
     assert client.get("/api/sessions/not-a-uuid").status_code == 422

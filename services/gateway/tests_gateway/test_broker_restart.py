@@ -149,12 +149,12 @@ class _Outage:
 # the 4429 flood limit would allow a client of its own accord).
 @pytest.mark.parametrize(("kill", "seconds"), [(False, 6), (True, 10)], ids=["stopped", "killed"])
 async def test_a_broker_restart_mid_stream_loses_and_doubles_no_chunk(
-    broker: LocalKafka, topics: KafkaTopics, database: str, kill: bool, seconds: int
+    broker: LocalKafka, topics: KafkaTopics, api_key: str, kill: bool, seconds: int
 ) -> None:
     audio = _audio(seconds, seed=11)
     outage = _Outage(broker, after_s=1.5, down_s=1.5, kill=kill)
     with served_gateway(GatewaySettings(live_chunk_ms=100)) as url:
-        async with GatewayClient(url) as client:
+        async with GatewayClient(url, api_key=api_key) as client:
             session_id = (await client.create_session())["session_id"]
             restart = asyncio.create_task(asyncio.to_thread(outage.run))
             ended: dict[str, Any] | None = None
@@ -185,12 +185,12 @@ async def test_a_broker_restart_mid_stream_loses_and_doubles_no_chunk(
 
 
 async def test_a_broker_away_too_long_closes_the_stream_saying_what_kafka_has(
-    broker: LocalKafka, topics: KafkaTopics, database: str
+    broker: LocalKafka, topics: KafkaTopics, api_key: str
 ) -> None:
     audio = _audio(6.0, seed=12)
     settings = GatewaySettings(live_chunk_ms=100, live_max_kafka_wait_s=2.0)
     with served_gateway(settings) as url:
-        async with GatewayClient(url) as client:
+        async with GatewayClient(url, api_key=api_key) as client:
             session_id = (await client.create_session())["session_id"]
             broker_away = asyncio.create_task(asyncio.to_thread(_stop_after, broker, 1.0))
             async with client.stream_audio(

@@ -34,22 +34,25 @@ from livetranslate_schemas.events import (
     SessionProcessingCompleted,
     SourceType,
 )
+from tests_gateway.conftest import bearer
 from tests_gateway.served import served_gateway
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 CAPTURED = datetime(2025, 3, 4, 10, 0, 0, tzinfo=UTC)
 
 
-def _client(**settings: Any) -> Iterator[TestClient]:
-    with TestClient(create_app(GatewaySettings(**settings))) as test_client:
+def _client(api_key: str, **settings: Any) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(GatewaySettings(**settings)), headers=bearer(api_key)
+    ) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def client(kafka_topics: KafkaTopics, database: str) -> Iterator[TestClient]:
+def client(kafka_topics: KafkaTopics, api_key: str) -> Iterator[TestClient]:
     # A small burst, so that tests sending faster than real time do not take long; 200 ms
     # chunks, which the tests below count on.
-    yield from _client(live_burst_s=0.5, live_max_ahead_s=10.0, live_chunk_ms=200)
+    yield from _client(api_key, live_burst_s=0.5, live_max_ahead_s=10.0, live_chunk_ms=200)
 
 
 def _session(client: TestClient, **fields: Any) -> str:
@@ -323,13 +326,13 @@ def test_one_live_stream_per_session(client: TestClient) -> None:
 
 
 def test_a_session_takes_its_audio_from_one_source_across_gateways(
-    kafka_topics: KafkaTopics, database: str
+    kafka_topics: KafkaTopics, auth_headers: dict[str, str]
 ) -> None:
     # Two gateway instances on the same Kafka and PostgreSQL, as behind a load balancer: the
     # second knows nothing of the first's open stream but what the database says.
     with (
-        TestClient(create_app(GatewaySettings(live_chunk_ms=200))) as first,
-        TestClient(create_app(GatewaySettings(live_chunk_ms=200))) as second,
+        TestClient(create_app(GatewaySettings(live_chunk_ms=200)), headers=auth_headers) as first,
+        TestClient(create_app(GatewaySettings(live_chunk_ms=200)), headers=auth_headers) as second,
     ):
         session_id = _session(first)
         # A file that is not audio is refused before it claims anything.
@@ -400,10 +403,8 @@ def test_a_client_sending_faster_than_real_time_is_slowed_down(
     assert sum(c.num_samples for c in _chunks(_events(kafka_topics, session_id))) == 40_000
 
 
-def test_a_client_far_ahead_of_the_clock_is_closed(
-    kafka_topics: KafkaTopics, database: str
-) -> None:
-    for client in _client(live_burst_s=0.5, live_max_ahead_s=1.2):
+def test_a_client_far_ahead_of_the_clock_is_closed(kafka_topics: KafkaTopics, api_key: str) -> None:
+    for client in _client(api_key, live_burst_s=0.5, live_max_ahead_s=1.2):
         session_id = _session(client)
         with client.websocket_connect(f"/ws/sessions/{session_id}/audio") as ws:
             _start(ws, sample_rate_hz=16_000)
@@ -421,8 +422,8 @@ def test_a_client_far_ahead_of_the_clock_is_closed(
         assert end.reason == "too_far_ahead"
 
 
-def test_a_client_flooding_frames_is_closed(kafka_topics: KafkaTopics, database: str) -> None:
-    for client in _client(live_max_messages_per_s=20):
+def test_a_client_flooding_frames_is_closed(kafka_topics: KafkaTopics, api_key: str) -> None:
+    for client in _client(api_key, live_max_messages_per_s=20):
         session_id = _session(client)
         with client.websocket_connect(f"/ws/sessions/{session_id}/audio") as ws:
             _start(ws, sample_rate_hz=16_000)
@@ -445,14 +446,14 @@ def server_url(kafka_topics: KafkaTopics, database: str) -> Iterator[str]:
 
 
 async def test_the_client_streams_at_real_time_and_reads_results_until_completed(
-    server_url: str, kafka_topics: KafkaTopics
+    server_url: str, kafka_topics: KafkaTopics, api_key: str
 ) -> None:
     rate = 44_100
     audio = np.random.default_rng(5).uniform(-0.3, 0.3, (int(rate * 1.2), 2)).astype(np.float32)
     publisher = EventPublisher(KafkaSettings())
     await publisher.start()
     try:
-        async with GatewayClient(server_url) as client:
+        async with GatewayClient(server_url, api_key=api_key) as client:
             session = await client.create_session(translate_to=["es"])
             session_id = session["session_id"]
             began = time.monotonic()
@@ -489,10 +490,10 @@ async def test_the_client_streams_at_real_time_and_reads_results_until_completed
 
 
 async def test_the_clients_clock_marks_stamp_frames_as_they_leave(
-    server_url: str, kafka_topics: KafkaTopics
+    server_url: str, kafka_topics: KafkaTopics, api_key: str
 ) -> None:
     audio = np.zeros(16_000 * 2, dtype=np.float32)
-    async with GatewayClient(server_url) as client:
+    async with GatewayClient(server_url, api_key=api_key) as client:
         session_id = (await client.create_session())["session_id"]
         async with client.stream_audio(
             session_id,
@@ -525,10 +526,10 @@ async def test_the_clients_clock_marks_stamp_frames_as_they_leave(
 
 
 async def test_tcp_back_pressure_slows_an_eager_client_and_refusals_raise(
-    server_url: str, kafka_topics: KafkaTopics
+    server_url: str, kafka_topics: KafkaTopics, api_key: str
 ) -> None:
     audio = np.zeros(16_000 * 3, dtype=np.float32)
-    async with GatewayClient(server_url) as client:
+    async with GatewayClient(server_url, api_key=api_key) as client:
         session_id = (await client.create_session())["session_id"]
         began = time.monotonic()
         async with client.stream_audio(

@@ -16,13 +16,14 @@ from livetranslate_common.testing.topic_reader import read_topic
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import ReprocessRequested
-from tests_gateway.test_api import UNKNOWN, _problem
+from tests_gateway.conftest import assert_problem
+from tests_gateway.test_api import UNKNOWN
 
 
 @pytest.fixture
-def client(kafka_topics: KafkaTopics, database: str) -> Iterator[TestClient]:
+def client(kafka_topics: KafkaTopics, auth_headers: dict[str, str]) -> Iterator[TestClient]:
     settings = GatewaySettings(max_unfinished_runs=2)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=auth_headers) as test_client:
         yield test_client
 
 
@@ -94,7 +95,7 @@ def test_runs_are_bounded_per_session(
         ok = client.post(f"/api/sessions/{session_id}/reprocess", json={})
         assert ok.status_code == 202, ok.text
     refused = client.post(f"/api/sessions/{session_id}/reprocess", json={})
-    _problem(refused, 429, "too_many_runs")
+    assert_problem(refused, 429, "too_many_runs")
     assert len(_requests(kafka_topics, session_id)) == 2
 
 
@@ -121,7 +122,7 @@ def test_a_request_that_cannot_run_is_refused_and_nothing_is_published(
     response = client.post(f"/api/sessions/{session_id}/reprocess", json=body)
     assert response.status_code == status, response.text
     if code != "validation_error":
-        _problem(response, status, code)
+        assert_problem(response, status, code)
     assert _requests(kafka_topics, session_id) == []
     assert client.get(f"/api/sessions/{session_id}/runs").json() == []
 
@@ -129,9 +130,13 @@ def test_a_request_that_cannot_run_is_refused_and_nothing_is_published(
 def test_unknown_sessions_and_runs_are_404(
     client: TestClient, short_speech: tuple[FloatSamples, list[SpokenLine]]
 ) -> None:
-    _problem(client.post(f"/api/sessions/{UNKNOWN}/reprocess", json={}), 404, "session_not_found")
-    _problem(client.get(f"/api/sessions/{UNKNOWN}/runs"), 404, "session_not_found")
+    assert_problem(
+        client.post(f"/api/sessions/{UNKNOWN}/reprocess", json={}), 404, "session_not_found"
+    )
+    assert_problem(client.get(f"/api/sessions/{UNKNOWN}/runs"), 404, "session_not_found")
     session_id = str(_uploaded_session(client, short_speech[0])["session_id"])
-    _problem(client.get(f"/api/sessions/{session_id}/runs/rp-nope"), 404, "run_not_found")
-    _problem(client.get(f"/api/sessions/{session_id}/transcript?run=rp-nope"), 404, "run_not_found")
+    assert_problem(client.get(f"/api/sessions/{session_id}/runs/rp-nope"), 404, "run_not_found")
+    assert_problem(
+        client.get(f"/api/sessions/{session_id}/transcript?run=rp-nope"), 404, "run_not_found"
+    )
     assert client.get(f"/api/sessions/{session_id}/transcript?run=live").status_code == 200

@@ -19,12 +19,14 @@ from livetranslate_common.testing.topic_reader import read_topic
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded
+from tests_gateway.conftest import bearer
 
 LEASE_S = 1.0  # renewed, and looked for lapsed ones, every third of a second
 
 
-def _app(**settings: Any) -> TestClient:
-    return TestClient(create_app(GatewaySettings(live_lease_s=LEASE_S, **settings)))
+def _app(api_key: str, **settings: Any) -> TestClient:
+    app = create_app(GatewaySettings(live_lease_s=LEASE_S, **settings))
+    return TestClient(app, headers=bearer(api_key))
 
 
 def _session(client: TestClient) -> str:
@@ -62,9 +64,9 @@ def _ends(topics: KafkaTopics, session_id: str) -> list[AudioStreamEnded]:
 
 
 def test_a_live_stream_keeps_its_lease_with_what_kafka_has_then_ends_it(
-    kafka_topics: KafkaTopics, database: str
+    kafka_topics: KafkaTopics, api_key: str
 ) -> None:
-    with _app(live_chunk_ms=200) as client:
+    with _app(api_key, live_chunk_ms=200) as client:
         session_id = _session(client)
         with client.websocket_connect(f"/ws/sessions/{session_id}/audio") as stream:
             stream.send_json({"type": "start", "encoding": "pcm_s16le", "sample_rate_hz": 16_000})
@@ -85,9 +87,9 @@ def test_a_live_stream_keeps_its_lease_with_what_kafka_has_then_ends_it(
 
 
 def test_a_lapsed_lease_is_ended_by_one_gateway_and_only_if_its_stream_had_not_ended(
-    kafka_topics: KafkaTopics, database: str
+    kafka_topics: KafkaTopics, api_key: str
 ) -> None:
-    with _app() as first, _app() as second:
+    with _app(api_key) as first, _app(api_key) as second:
         lost, ended = _session(first), _session(first)
         # A gateway died mid-stream: its lease ran out with 3 chunks (9600 samples) recorded.
         _sql(

@@ -74,8 +74,8 @@ def test_a_cue_never_ends_before_it_starts() -> None:
 
 
 @pytest.fixture
-def client(kafka_topics: KafkaTopics, database: str) -> Iterator[TestClient]:
-    with TestClient(create_app(GatewaySettings())) as test_client:
+def client(kafka_topics: KafkaTopics, auth_headers: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(GatewaySettings()), headers=auth_headers) as test_client:
         yield test_client
 
 

@@ -149,3 +149,22 @@ async def segment_translations(
     for segment_id, language, text in await cursor.fetchall():
         found.setdefault(segment_id, {})[language] = text
     return found
+
+
+async def owned_sessions(
+    conn: psycopg.AsyncConnection[Any], owner: str, *, limit: int, before: str | None = None
+) -> list[SessionRow]:
+    """The owner's sessions, newest first; with ``before``, those listed after that session
+    (keyset paging: stable while new sessions arrive). An unknown ``before`` lists nothing."""
+    async with conn.cursor(row_factory=class_row(SessionRow)) as cursor:
+        await cursor.execute(
+            "SELECT session_id, user_id, source_type, title, created_at, stream_ended_at,"
+            " completed_at, final_segment_count, total_samples"
+            " FROM sessions WHERE user_id = %(owner)s"
+            " AND (%(before)s::text IS NULL OR (created_at, session_id) <"
+            "  (SELECT created_at, session_id FROM sessions"
+            "   WHERE session_id = %(before)s AND user_id = %(owner)s))"
+            " ORDER BY created_at DESC, session_id DESC LIMIT %(limit)s",
+            {"owner": owner, "before": before, "limit": limit},
+        )
+        return await cursor.fetchall()

@@ -62,6 +62,11 @@ class EventPublisher:
     async def start(self) -> None:
         await self._producer.start()
 
+    async def reachable(self) -> bool:
+        """Whether a broker answers a metadata request now (for readiness)."""
+        metadata = await self._producer.client.fetch_all_metadata()
+        return bool(metadata.brokers())
+
     async def stop(self) -> None:
         await self._producer.stop()
         for task in list(self._retiring):

@@ -20,9 +20,15 @@ from livetranslate_gateway.adapters.analytics_client import (
     AnalyticsRangeError,
     AnalyticsUnavailableError,
 )
-from livetranslate_gateway.api.routes.sessions import SessionId, require_session
+from livetranslate_gateway.api.access import (
+    PrincipalDep,
+    owned_session,
+    require_key,
+    require_operator,
+)
+from livetranslate_gateway.api.routes.sessions import SessionId
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/analytics", tags=["analytics"], dependencies=[Depends(require_key)])
 
 # A range longer than this is refused before asking (31 days of hourly windows: 744 rows).
 MAX_RANGE = timedelta(days=31)
@@ -97,13 +103,13 @@ class HourlyAnalytics(BaseModel):
     responses={404: {"description": "No such session"}, 503: {"description": "Unavailable"}},
 )
 async def session_analytics(
-    session_id: SessionId, request: Request, analytics: AnalyticsDep
+    session_id: SessionId, request: Request, principal: PrincipalDep, analytics: AnalyticsDep
 ) -> SessionAnalytics:
     """The session's live-run figures, whole and window by window; zeros until a final is
     counted."""
     # Not ConnectionDep: the connection goes back to the pool before the analytics are asked.
     async with request.app.state.db_pool.connection() as conn:
-        await require_session(conn, session_id)
+        await owned_session(conn, session_id, principal)
     body = await analytics.session(session_id)
     if body is None:
         return SessionAnalytics(session_id=session_id)
@@ -114,6 +120,7 @@ async def session_analytics(
     "/hours",
     response_model=HourlyAnalytics,
     responses={422: {"description": "Bad range"}, 503: {"description": "Unavailable"}},
+    dependencies=[Depends(require_operator)],
 )
 async def hourly_analytics(
     analytics: AnalyticsDep,
@@ -125,7 +132,8 @@ async def hourly_analytics(
         AwareDatetime | None, Query(alias="to", description="End (ISO 8601 with a zone); now")
     ] = None,
 ) -> HourlyAnalytics:
-    """Every session's figures per hour (the windows overlapping the range) and in total."""
+    """Every session's figures per hour (the windows overlapping the range) and in total, across
+    tenants: for operators' keys only."""
     until = until or datetime.now(UTC)
     since = since or until - DEFAULT_RANGE
     if until <= since:

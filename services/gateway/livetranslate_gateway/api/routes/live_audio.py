@@ -64,7 +64,6 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from livetranslate_common.envelope import new_trace_id
 from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.projection import project_event
-from livetranslate_common.readmodel.queries import get_session
 from livetranslate_gateway.adapters.audio_sources import claim_audio_source, describe_source
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import (
@@ -74,6 +73,7 @@ from livetranslate_gateway.adapters.result_fanout import (
 )
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
+from livetranslate_gateway.api.access import accept, owned_session, refuse, websocket_principal
 from livetranslate_gateway.api.routes.results_ws import cancel_and_wait, forward_results
 from livetranslate_gateway.api.routes.sessions import session_audio_context
 from livetranslate_gateway.config import GatewaySettings
@@ -82,6 +82,7 @@ from livetranslate_gateway.core.chunking import (
     chunk_event,
     stream_end_event,
 )
+from livetranslate_gateway.core.errors import SessionNotFoundError
 from livetranslate_gateway.core.live_stream import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
@@ -140,41 +141,38 @@ async def live_audio(websocket: WebSocket, session_id: str) -> None:
         await _serve(websocket, session_id, trace_id)
 
 
-async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
-    # Accepted first: a close before the handshake completes reaches a real client as a bare
-    # HTTP 403, without the code.
-    await websocket.accept()
-    await websocket.close(code=code, reason=reason)
-
-
 async def _serve(websocket: WebSocket, session_id: str, trace_id: str) -> None:
     state = websocket.app.state
+    principal = await websocket_principal(websocket)
+    if principal is None:
+        return
     async with state.db_pool.connection() as conn:
-        session = await get_session(conn, session_id)
-        if session is None:
-            await _refuse(websocket, CLOSE_SESSION_NOT_FOUND, "unknown session")
+        try:
+            session = await owned_session(conn, session_id, principal)
+        except SessionNotFoundError:
+            await refuse(websocket, CLOSE_SESSION_NOT_FOUND, "unknown session")
             return
         if session.stream_ended_at is not None:
-            await _refuse(websocket, CLOSE_SESSION_ENDED, "the session's audio has already ended")
+            await refuse(websocket, CLOSE_SESSION_ENDED, "the session's audio has already ended")
             return
         context = await session_audio_context(conn, session, SourceType.STREAM)
     streams = live_streams(state)
     unfinished: UnfinishedStreams = state.unfinished_streams
     if session_id in unfinished:
-        await _refuse(
+        await refuse(
             websocket,
             CLOSE_SESSION_ENDED,
             "the session's last live stream is still being ended (Kafka was away); try later",
         )
         return
     if session_id in streams:
-        await _refuse(
+        await refuse(
             websocket, CLOSE_SESSION_ENDED, "a live stream is already open for this session"
         )
         return
     streams.add(session_id)
     try:
-        await websocket.accept()
+        await accept(websocket)
         fanout: ResultFanout = state.fanout
         # Subscribe before anything is published: no result of this stream can be missed.
         subscription = fanout.subscribe(session_id)

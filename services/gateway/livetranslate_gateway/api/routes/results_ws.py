@@ -16,13 +16,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from livetranslate_common.readmodel.queries import get_session
 from livetranslate_common.runs import LIVE_RUN, RUN_ID_PATTERN
 from livetranslate_gateway.adapters.result_fanout import (
     ResultFanout,
     SubscriberTooSlowError,
     Subscription,
 )
+from livetranslate_gateway.api.access import accept, owned_session, refuse, websocket_principal
+from livetranslate_gateway.core.errors import SessionNotFoundError
 from livetranslate_gateway.core.live_stream import CLOSE_SESSION_NOT_FOUND, CLOSE_TOO_SLOW
 from livetranslate_gateway.core.messages import client_message
 
@@ -93,12 +94,16 @@ async def session_results(
     session_id: str,
     run: Annotated[str, Query(pattern=RUN_ID_PATTERN)] = LIVE_RUN,
 ) -> None:
-    async with websocket.app.state.db_pool.connection() as conn:
-        session = await get_session(conn, session_id)
-    if session is None:
-        await websocket.close(code=CLOSE_SESSION_NOT_FOUND, reason="unknown session")
+    principal = await websocket_principal(websocket)
+    if principal is None:
         return
-    await websocket.accept()
+    try:
+        async with websocket.app.state.db_pool.connection() as conn:
+            await owned_session(conn, session_id, principal)
+    except SessionNotFoundError:
+        await refuse(websocket, CLOSE_SESSION_NOT_FOUND, "unknown session")
+        return
+    await accept(websocket)
     fanout: ResultFanout = websocket.app.state.fanout
     subscription = fanout.subscribe(session_id)
     # Notice a client that goes away even while no results are flowing.

@@ -10,19 +10,15 @@ import logging
 from datetime import datetime
 from typing import Annotated, Self
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.queries import RunRow, get_run, session_runs, unfinished_runs
 from livetranslate_common.runs import RUN_ID_PATTERN, new_run_id
+from livetranslate_gateway.api.access import PrincipalDep, owned_session, require_key
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
-from livetranslate_gateway.api.routes.sessions import (
-    LANGUAGE_PATTERN,
-    PRESET_PATTERN,
-    SessionId,
-    require_session,
-)
+from livetranslate_gateway.api.routes.sessions import LANGUAGE_PATTERN, PRESET_PATTERN, SessionId
 from livetranslate_gateway.core.errors import (
     InvalidReprocessRequestError,
     RunNotFoundError,
@@ -33,7 +29,7 @@ from livetranslate_schemas.events import ReprocessRequested
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/sessions", tags=["runs"])
+router = APIRouter(prefix="/api/sessions", tags=["runs"], dependencies=[Depends(require_key)])
 
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A run's id")]
 # Longer than any session the gateway accepts (GatewaySettings.max_audio_seconds, 4 h).
@@ -129,6 +125,7 @@ async def reprocess_session(
     session_id: SessionId,
     body: ReprocessCreate,
     response: Response,
+    principal: PrincipalDep,
     settings: SettingsDep,
     publisher: PublisherDep,
     conn: ConnectionDep,
@@ -138,7 +135,7 @@ async def reprocess_session(
     The run's progress: ``GET /api/sessions/{id}/runs/{run_id}`` (and RunProgress messages on
     the session's results socket).
     """
-    session = await require_session(conn, session_id)
+    session = await owned_session(conn, session_id, principal)
     _check_model(body, settings.reprocess_models)
     if await unfinished_runs(conn, session_id) >= settings.max_unfinished_runs:
         raise TooManyRunsError(
@@ -154,7 +151,7 @@ async def reprocess_session(
         session_id=session_id,
         run_id=new_run_id(),
         model=body.model,
-        requested_by=session.user_id,
+        requested_by=principal.key_id,
         preset=body.preset,
         language=body.language,
         translate_to=list(dict.fromkeys(body.translate_to))
@@ -179,15 +176,19 @@ async def reprocess_session(
 
 
 @router.get("/{session_id}/runs", response_model=list[RunView])
-async def list_runs(session_id: SessionId, conn: ConnectionDep) -> list[RunView]:
+async def list_runs(
+    session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep
+) -> list[RunView]:
     """The session's reprocessing runs, oldest first (the live run is ``live``, not listed)."""
-    await require_session(conn, session_id)
+    await owned_session(conn, session_id, principal)
     return [RunView.of(session_id, row) for row in await session_runs(conn, session_id)]
 
 
 @router.get("/{session_id}/runs/{run_id}", response_model=RunView)
-async def read_run(session_id: SessionId, run_id: RunId, conn: ConnectionDep) -> RunView:
-    await require_session(conn, session_id)
+async def read_run(
+    session_id: SessionId, run_id: RunId, principal: PrincipalDep, conn: ConnectionDep
+) -> RunView:
+    await owned_session(conn, session_id, principal)
     row = await get_run(conn, session_id, run_id)
     if row is None:
         raise RunNotFoundError(f"session {session_id} has no run {run_id}")

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -16,7 +16,7 @@ from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.queries import (
     SessionRow,
     get_run,
-    get_session,
+    owned_sessions,
     segment_translations,
     speaker_names,
     transcript_segments,
@@ -27,6 +27,7 @@ from livetranslate_gateway.adapters.audio_sources import (
     describe_source,
     release_audio_source,
 )
+from livetranslate_gateway.api.access import PrincipalDep, owned_session, require_key
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
 from livetranslate_gateway.core.chunking import (
     SessionAudioContext,
@@ -34,10 +35,10 @@ from livetranslate_gateway.core.chunking import (
     stream_end_event,
 )
 from livetranslate_gateway.core.errors import (
+    AudioInProgressError,
     AudioTooLargeError,
     RunNotFoundError,
     SessionClosedError,
-    SessionNotFoundError,
 )
 from livetranslate_gateway.core.speaker_names import (
     MAX_NAME_LENGTH,
@@ -56,9 +57,10 @@ from livetranslate_schemas.events import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=[Depends(require_key)])
 
-SessionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="A session's uuid")]
+SESSION_ID_PATTERN = r"^[0-9a-f-]{36}$"
+SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="A session's uuid")]
 
 
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
@@ -100,6 +102,12 @@ class SessionView(BaseModel):
     created_at: datetime
     status: str
     final_segment_count: int | None = None
+
+
+class SessionPage(BaseModel):
+    sessions: list[SessionView]
+    # Pass as ``before`` for the next page; null on the last one.
+    next_before: str | None = None
 
 
 class UploadAccepted(BaseModel):
@@ -166,23 +174,16 @@ async def session_audio_context(
     )
 
 
-async def require_session(conn: Any, session_id: str) -> SessionRow:
-    session = await get_session(conn, session_id)
-    if session is None:
-        raise SessionNotFoundError(f"no session {session_id}")
-    return session
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionView)
 async def create_session(
-    body: SessionCreate, publisher: PublisherDep, conn: ConnectionDep
+    body: SessionCreate, principal: PrincipalDep, publisher: PublisherDep, conn: ConnectionDep
 ) -> SessionView:
     names = speaker_names_at_creation(body.speaker_names)
     session_id = str(uuid.uuid4())
     created = SessionCreated(
         session_id=session_id,
-        # Set from the authenticated caller once access control lands; never from the body.
-        user_id=None,
+        # The caller's tenant owns the session: only its keys see it. Never from the body.
+        user_id=principal.tenant_id,
         source_type=SourceType.UPLOAD,
         audio_config=AudioConfig(language=body.language, preset=body.preset),
         processing_flags=ProcessingFlags(
@@ -207,9 +208,65 @@ async def create_session(
     )
 
 
+@router.get("", response_model=SessionPage)
+async def list_sessions(
+    principal: PrincipalDep,
+    conn: ConnectionDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="Sessions per page")] = 50,
+    before: Annotated[
+        str | None,
+        Query(
+            pattern=SESSION_ID_PATTERN,
+            description="The previous page's next_before: the sessions created before it",
+        ),
+    ] = None,
+) -> SessionPage:
+    """The caller's tenant's sessions, newest first, a page at a time."""
+    rows = await owned_sessions(conn, principal.tenant_id, limit=limit + 1, before=before)
+    page = [_view(row) for row in rows[:limit]]
+    return SessionPage(
+        sessions=page, next_before=page[-1].session_id if len(rows) > limit else None
+    )
+
+
 @router.get("/{session_id}", response_model=SessionView)
-async def read_session(session_id: SessionId, conn: ConnectionDep) -> SessionView:
-    session = await require_session(conn, session_id)
+async def read_session(
+    session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep
+) -> SessionView:
+    return _view(await owned_session(conn, session_id, principal))
+
+
+@router.post("/{session_id}/end", response_model=SessionView)
+async def end_session(
+    session_id: SessionId, principal: PrincipalDep, publisher: PublisherDep, conn: ConnectionDep
+) -> SessionView:
+    """No audio will come: a session given none completes, with an empty transcript.
+
+    A session whose audio has ended already is answered as it is. One whose audio is coming
+    in (a live stream, an upload being published) is refused with 409 audio_in_progress: a
+    live stream ends when its client sends ``end``.
+    """
+    session = await owned_session(conn, session_id, principal)
+    if session.stream_ended_at is not None:
+        return _view(session)
+    # Claimed like an upload of nothing, so that no stream or upload can start meanwhile.
+    holder = await claim_audio_source(conn, session_id, SourceType.UPLOAD)
+    if holder is not None:
+        raise AudioInProgressError(
+            f"session {session_id} takes its audio from {describe_source(holder)}; it ends with it"
+        )
+    end = stream_end_event(session_id, total_chunks=0, total_samples=0, reason="ended_by_client")
+    try:
+        (envelope,) = await publisher.publish(session_id, [end])
+    except Exception:
+        await release_audio_source(conn, session_id, SourceType.UPLOAD)
+        raise
+    await project_event(conn, envelope)
+    log.info("session %s ended without audio", session_id)
+    return _view(await owned_session(conn, session_id, principal))
+
+
+def _view(session: SessionRow) -> SessionView:
     return SessionView(
         session_id=session.session_id,
         title=session.title,
@@ -234,12 +291,13 @@ async def read_session(session_id: SessionId, conn: ConnectionDep) -> SessionVie
 async def upload_audio(
     session_id: SessionId,
     request: Request,
+    principal: PrincipalDep,
     settings: SettingsDep,
     publisher: PublisherDep,
     conn: ConnectionDep,
 ) -> UploadAccepted:
     """Upload a whole recording (WAV, FLAC, OGG, MP3...) as the request body."""
-    session = await require_session(conn, session_id)
+    session = await owned_session(conn, session_id, principal)
     if session.stream_ended_at is not None:
         raise SessionClosedError(f"session {session_id} already has its audio")
     data = await _read_bounded(request, settings.max_upload_bytes)
@@ -278,9 +336,9 @@ RunQuery = Annotated[str, Query(pattern=RUN_ID_PATTERN)]
 
 @router.get("/{session_id}/transcript", response_model=Transcript)
 async def read_transcript(
-    session_id: SessionId, conn: ConnectionDep, run: RunQuery = LIVE_RUN
+    session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep, run: RunQuery = LIVE_RUN
 ) -> Transcript:
-    return await _transcript(conn, session_id, run)
+    return await _transcript(conn, await owned_session(conn, session_id, principal), run)
 
 
 _SUBTITLE_FORMATS = {
@@ -295,10 +353,10 @@ _SUBTITLE_FORMATS = {
     responses={200: {"content": {"application/x-subrip": {}}}},
 )
 async def download_srt(
-    session_id: SessionId, conn: ConnectionDep, run: RunQuery = LIVE_RUN
+    session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep, run: RunQuery = LIVE_RUN
 ) -> PlainTextResponse:
     """The run's final segments as SubRip subtitles, the speaker before each cue's text."""
-    return await _subtitles(conn, session_id, run, "srt")
+    return await _subtitles(conn, await owned_session(conn, session_id, principal), run, "srt")
 
 
 @router.get(
@@ -307,14 +365,15 @@ async def download_srt(
     responses={200: {"content": {"text/vtt": {}}}},
 )
 async def download_webvtt(
-    session_id: SessionId, conn: ConnectionDep, run: RunQuery = LIVE_RUN
+    session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep, run: RunQuery = LIVE_RUN
 ) -> PlainTextResponse:
     """The run's final segments as WebVTT subtitles, each speaker a voice (``<v Alice>``)."""
-    return await _subtitles(conn, session_id, run, "vtt")
+    return await _subtitles(conn, await owned_session(conn, session_id, principal), run, "vtt")
 
 
-async def _subtitles(conn: Any, session_id: str, run: str, extension: str) -> PlainTextResponse:
-    transcript = await _transcript(conn, session_id, run)
+async def _subtitles(conn: Any, session: SessionRow, run: str, extension: str) -> PlainTextResponse:
+    session_id = session.session_id
+    transcript = await _transcript(conn, session, run)
     media_type, render = _SUBTITLE_FORMATS[extension]
     cues = [
         Cue(
@@ -332,8 +391,8 @@ async def _subtitles(conn: Any, session_id: str, run: str, extension: str) -> Pl
     )
 
 
-async def _transcript(conn: Any, session_id: str, run: str) -> Transcript:
-    session = await require_session(conn, session_id)
+async def _transcript(conn: Any, session: SessionRow, run: str) -> Transcript:
+    session_id = session.session_id
     if run != LIVE_RUN and await get_run(conn, session_id, run) is None:
         raise RunNotFoundError(f"session {session_id} has no run {run}")
     rows = await transcript_segments(conn, session_id, run_id=run)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from livetranslate_common.readmodel.projection import merge_speaker_name_changes
-from livetranslate_common.readmodel.queries import get_session
+from livetranslate_gateway.api.access import PrincipalDep, owned_session, require_key
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep
 from livetranslate_gateway.api.routes.sessions import SessionId
 from livetranslate_gateway.core.errors import SessionNotFoundError
@@ -32,7 +32,7 @@ from livetranslate_schemas.events import SpeakerNamesUpdated
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=[Depends(require_key)])
 
 #: Request and response schema of a label -> name mapping, for the OpenAPI document. The
 #: rules are checked by ``core.speaker_names`` (to answer with a problem document).
@@ -65,12 +65,15 @@ class SpeakerNames(BaseModel):
     "/{session_id}/speakers", status_code=status.HTTP_202_ACCEPTED, response_model=SpeakerNames
 )
 async def name_speakers(
-    session_id: SessionId, body: SpeakerNamesChange, publisher: PublisherDep, conn: ConnectionDep
+    session_id: SessionId,
+    body: SpeakerNamesChange,
+    principal: PrincipalDep,
+    publisher: PublisherDep,
+    conn: ConnectionDep,
 ) -> SpeakerNames:
     """Name (or rename, or unname) speakers, at any time, also after the session completed:
     the transcript, live results and their consumers show the new names from now on."""
-    if await get_session(conn, session_id) is None:
-        raise SessionNotFoundError(f"no session {session_id}")
+    await owned_session(conn, session_id, principal)
     changes = speaker_name_changes(body.names)
     async with conn.transaction():
         names = await merge_speaker_name_changes(conn, session_id, changes)
