@@ -17,6 +17,7 @@ from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
 from livetranslate_gateway.adapters.api_keys import ApiKeys
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
+from livetranslate_gateway.adapters.result_history import ResultHistory
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.body_limits import BodyLimit, is_audio_upload
@@ -63,6 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         await app.state.stream_leases.start()
         stack.push_async_callback(app.state.stream_leases.stop)
+        app.state.result_history = ResultHistory(kafka)
         app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
         await app.state.fanout.start()
         stack.push_async_callback(app.state.fanout.stop)

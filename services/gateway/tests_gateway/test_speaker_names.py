@@ -21,7 +21,7 @@ from livetranslate_common.serde import decode_event
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.read_model import project_payloads
 from livetranslate_common.testing.topic_reader import read_topic
-from livetranslate_gateway.adapters.result_fanout import Subscription
+from livetranslate_gateway.adapters.result_fanout import ResultRecord, Subscription
 from livetranslate_gateway.api.routes.results_ws import forward_results
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.errors import InvalidSpeakerNamesError
@@ -241,7 +241,7 @@ async def test_the_results_socket_names_speakers_and_forwards_the_echo() -> None
     session_id = str(uuid4())
     names = {"SPEAKER_00": "Ada", "SPEAKER_01": "Bob"}
     subscription = Subscription(session_id, maxsize=10)
-    for payload in (
+    payloads: list[EventPayload] = [
         _final(session_id, 0, "SPEAKER_00"),
         SpeakerNamesUpdated(session_id=session_id, changes={"SPEAKER_00": "Ada"}, names=names),
         SessionProcessingCompleted(
@@ -251,8 +251,10 @@ async def test_the_results_socket_names_speakers_and_forwards_the_echo() -> None
             audio_duration_ms=1000,
             last_seq=0,
         ),
-    ):
-        subscription.queue.put_nowait(new_event(payload, source="audio_pipeline"))
+    ]
+    for offset, payload in enumerate(payloads):
+        envelope = new_event(payload, source="audio_pipeline")
+        subscription.queue.put_nowait(ResultRecord(0, offset, envelope))
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:

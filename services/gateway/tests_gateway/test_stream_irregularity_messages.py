@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from livetranslate_common.envelope import new_event
-from livetranslate_gateway.adapters.result_fanout import Subscription
+from livetranslate_gateway.adapters.result_fanout import ResultRecord, Subscription
 from livetranslate_gateway.api.routes.results_ws import forward_results
 from livetranslate_gateway.core.messages import client_message
 from livetranslate_schemas.events import (
@@ -66,8 +66,9 @@ async def test_an_irregularity_reported_again_after_a_restart_reaches_the_client
             session_id="s", run_id="live", final_segment_count=0, audio_duration_ms=0, last_seq=9
         ),
     ]
-    for payload in payloads:
-        subscription.queue.put_nowait(new_event(payload, source="audio_pipeline"))
+    for offset, payload in enumerate(payloads):
+        envelope = new_event(payload, source="audio_pipeline")
+        subscription.queue.put_nowait(ResultRecord(0, offset, envelope))
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:

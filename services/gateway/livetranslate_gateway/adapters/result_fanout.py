@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
@@ -26,13 +27,22 @@ class SubscriberTooSlowError(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """A result event and where it is in audio-results."""
+
+    partition: int
+    offset: int
+    envelope: Envelope
+
+
 class Subscription:
     def __init__(self, session_id: str, maxsize: int) -> None:
         self.session_id = session_id
-        self.queue: asyncio.Queue[Envelope] = asyncio.Queue(maxsize=maxsize)
+        self.queue: asyncio.Queue[ResultRecord] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
 
-    async def next(self) -> Envelope:
+    async def next(self) -> ResultRecord:
         if self.overflowed and self.queue.empty():
             raise SubscriberTooSlowError(self.session_id)
         return await self.queue.get()
@@ -77,6 +87,10 @@ class ResultFanout:
                 await self._task
         await self._consumer.stop()
 
+    def partitions(self) -> list[int]:
+        """The topic's partitions (the fan-out reads them all)."""
+        return sorted(tp.partition for tp in self._consumer.assignment())
+
     def subscribe(self, session_id: str) -> Subscription:
         subscription = Subscription(session_id, self._queue_size)
         self._subscribers[session_id].add(subscription)
@@ -101,8 +115,9 @@ class ResultFanout:
             except SerdeError as error:
                 log.warning("undecodable result at %s:%d: %s", record.topic, record.offset, error)
                 continue
+            result = ResultRecord(record.partition, record.offset, envelope)
             for subscription in list(watchers):
                 try:
-                    subscription.queue.put_nowait(envelope)
+                    subscription.queue.put_nowait(result)
                 except asyncio.QueueFull:
                     subscription.overflowed = True
