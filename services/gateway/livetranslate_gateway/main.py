@@ -30,6 +30,7 @@ from livetranslate_gateway.api.routes import (
     runs,
     sessions,
     speakers,
+    web,
 )
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.rate_limits import RateLimits
@@ -112,4 +113,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(results_ws.router)
     app.include_router(live_audio.router)
     app.include_router(analytics.router)
+    app.include_router(web.router)
     return app
