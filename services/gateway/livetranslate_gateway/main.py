@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -21,7 +22,11 @@ from livetranslate_gateway.adapters.result_history import ResultHistory
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.body_limits import BodyLimit, is_audio_upload
-from livetranslate_gateway.api.problems import install_problem_handlers, server_error_response
+from livetranslate_gateway.api.problems import (
+    install_problem_handlers,
+    problems_in_openapi,
+    server_error_response,
+)
 from livetranslate_gateway.api.routes import (
     analytics,
     health,
@@ -89,6 +94,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app.state.rate_limits = RateLimits(app.state.settings.rate_limit)
     install_problem_handlers(app)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return problems_in_openapi(default_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes, exempt=is_audio_upload)
 
     @app.middleware("http")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends, Request, Security, WebSocket
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from livetranslate_common.readmodel.queries import SessionRow, get_session
 from livetranslate_gateway.adapters.api_keys import ApiKeys
@@ -50,9 +51,23 @@ async def _caller(state: Any, client_host: str | None, token: str | None) -> Pri
     return principal
 
 
-async def _principal(request: Request) -> Principal:
+# For the OpenAPI document (its security schemes) as much as for reading the headers.
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="Authorization: Bearer <API key>"
+)
+_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="apiKey", description="The API key"
+)
+
+
+async def _principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    key_header: Annotated[str | None, Security(_key_header)],
+) -> Principal:
     host = request.client.host if request.client else None
-    return await _caller(request.app.state, host, key_from_headers(request.headers))
+    token = bearer.credentials if bearer is not None else key_header
+    return await _caller(request.app.state, host, token.strip() if token else None)
 
 
 async def _operator(principal: Annotated[Principal, Depends(_principal)]) -> Principal:

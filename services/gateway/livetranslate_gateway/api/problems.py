@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from livetranslate_gateway.core.errors import GatewayError
@@ -104,3 +105,74 @@ def server_error_response(request: Request, error: Exception) -> JSONResponse:
         "the gateway failed to answer; the error is logged under this answer's trace id",
         instance=request.url.path,
     )
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where: body, query or path, then the field")
+    msg: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "urn:livetranslate:error:session_not_found",
+                    "title": "session not found",
+                    "status": 404,
+                    "detail": "no session 0b6c3f9e-52a2-4d8e-9d40-1f2a3b4c5d6e",
+                    "instance": "/api/sessions/0b6c3f9e-52a2-4d8e-9d40-1f2a3b4c5d6e",
+                }
+            ]
+        },
+    )
+
+    type: str = Field(description="urn:livetranslate:error:<code>: the code to branch on")
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong, for people")
+    instance: str = Field(description="The request's path")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For invalid_request (422): each invalid field"
+    )
+
+
+_STATUS_MEANINGS = {
+    400: "Bad request",
+    401: "No API key, or one that is not valid",
+    403: "The key may not do this",
+    404: "No such session (or not the caller's tenant's), run or route",
+    409: "The session's state does not allow it",
+    413: "The request body is over its bound",
+    415: "The body is not audio the gateway can read",
+    422: "A field is not valid",
+    429: "Over the caller's request rate; see Retry-After",
+    500: "The gateway failed; the error is logged under the answer's x-trace-id",
+    503: "A service the gateway needs is unavailable",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses (as problem documents)."""
+    return {
+        status: {"model": Problem, "description": _STATUS_MEANINGS[status]} for status in statuses
+    }
+
+
+def problems_in_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """Every error answer of the document as ``application/problem+json`` of the Problem
+    schema (FastAPI would list application/json, and its own shape for 422)."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45":
+                    response["content"] = {PROBLEM_MEDIA_TYPE: problem}
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document

@@ -26,9 +26,16 @@ from livetranslate_gateway.api.access import (
     require_key,
     require_operator,
 )
+from livetranslate_gateway.api.examples import HOURLY_ANALYTICS, SESSION_ANALYTICS, examples
+from livetranslate_gateway.api.problems import problem_responses
 from livetranslate_gateway.api.routes.sessions import SessionId
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/api/analytics",
+    tags=["analytics"],
+    dependencies=[Depends(require_key)],
+    responses=problem_responses(401, 413, 422, 429, 500, 503),
+)
 
 # A range longer than this is refused before asking (31 days of hourly windows: 744 rows).
 MAX_RANGE = timedelta(days=31)
@@ -82,13 +89,15 @@ class HourFigures(WindowFigures):
 
 
 class SessionAnalytics(Figures):
+    model_config = ConfigDict(json_schema_extra=examples(SESSION_ANALYTICS))
+
     session_id: str
     window_s: int | None = Field(default=None, description="Length of each window, seconds")
     windows: list[WindowFigures] = Field(default_factory=list)
 
 
 class HourlyAnalytics(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra=examples(HOURLY_ANALYTICS))
 
     from_: datetime = Field(alias="from")
     to: datetime
@@ -100,7 +109,7 @@ class HourlyAnalytics(BaseModel):
 @router.get(
     "/sessions/{session_id}",
     response_model=SessionAnalytics,
-    responses={404: {"description": "No such session"}, 503: {"description": "Unavailable"}},
+    responses=problem_responses(404),
 )
 async def session_analytics(
     session_id: SessionId, request: Request, principal: PrincipalDep, analytics: AnalyticsDep
@@ -119,7 +128,7 @@ async def session_analytics(
 @router.get(
     "/hours",
     response_model=HourlyAnalytics,
-    responses={422: {"description": "Bad range"}, 503: {"description": "Unavailable"}},
+    responses=problem_responses(403),
     dependencies=[Depends(require_operator)],
 )
 async def hourly_analytics(

@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
+from livetranslate_gateway.api.examples import READINESS, examples
 from livetranslate_gateway.api.problems import PROBLEM_MEDIA_TYPE, problem_response
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,15 @@ Check = Literal["ok", "unavailable"]
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(READINESS))
+
     status: Literal["ok"]
     checks: dict[str, Check]
 
 
-@router.get("/health")
+@router.get(
+    "/health", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}}
+)
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -11,13 +11,15 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Path, Response, status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.queries import RunRow, get_run, session_runs, unfinished_runs
 from livetranslate_common.runs import RUN_ID_PATTERN, new_run_id
 from livetranslate_gateway.api.access import PrincipalDep, owned_session, require_key
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
+from livetranslate_gateway.api.examples import REPROCESS_CREATE, RUN_VIEW, examples
+from livetranslate_gateway.api.problems import problem_responses
 from livetranslate_gateway.api.routes.sessions import LANGUAGE_PATTERN, PRESET_PATTERN, SessionId
 from livetranslate_gateway.core.errors import (
     InvalidReprocessRequestError,
@@ -29,7 +31,12 @@ from livetranslate_schemas.events import ReprocessRequested
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/sessions", tags=["runs"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/api/sessions",
+    tags=["runs"],
+    dependencies=[Depends(require_key)],
+    responses=problem_responses(401, 404, 413, 422, 429, 500),
+)
 
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A run's id")]
 # Longer than any session the gateway accepts (GatewaySettings.max_audio_seconds, 4 h).
@@ -37,6 +44,8 @@ MAX_SESSION_MS = 24 * 60 * 60 * 1000
 
 
 class ReprocessCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(REPROCESS_CREATE))
+
     """What the run changes; every field left out keeps the session's own setting."""
 
     model: str = Field(
@@ -63,18 +72,23 @@ class ReprocessCreate(BaseModel):
 
 
 class RunView(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(RUN_VIEW))
+
     session_id: str
     run_id: str
     status: str = Field(description="REQUESTED, RUNNING, COMPLETED or FAILED")
     model: str
-    pipeline_version: str | None
+    # Defaults only so that the document's examples (which drop nulls) stay valid.
+    pipeline_version: str | None = None
     processed_ms: int
-    total_ms: int | None
-    progress: float | None = Field(description="Share of the run's audio processed, 0..1")
+    total_ms: int | None = None
+    progress: float | None = Field(
+        default=None, description="Share of the run's audio processed, 0..1"
+    )
     final_segment_count: int
-    start_ms: int | None
-    end_ms: int | None
-    error: str | None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    error: str | None = None
     requested_at: datetime
     updated_at: datetime
     transcript: str = Field(description="Where the run's transcript is read")

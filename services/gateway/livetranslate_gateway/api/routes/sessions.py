@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_common.readmodel.queries import (
@@ -29,6 +30,18 @@ from livetranslate_gateway.adapters.audio_sources import (
 )
 from livetranslate_gateway.api.access import PrincipalDep, owned_session, require_key
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep, SettingsDep
+from livetranslate_gateway.api.examples import (
+    SEGMENT,
+    SESSION_CREATE,
+    SESSION_PAGE,
+    SESSION_VIEW,
+    SRT,
+    TRANSCRIPT,
+    UPLOAD_ACCEPTED,
+    WEBVTT,
+    examples,
+)
+from livetranslate_gateway.api.problems import problem_responses
 from livetranslate_gateway.core.chunking import (
     SessionAudioContext,
     chunk_events,
@@ -57,7 +70,12 @@ from livetranslate_schemas.events import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/api/sessions",
+    tags=["sessions"],
+    dependencies=[Depends(require_key)],
+    responses=problem_responses(401, 404, 413, 422, 429, 500),
+)
 
 SESSION_ID_PATTERN = r"^[0-9a-f-]{36}$"
 SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="A session's uuid")]
@@ -68,6 +86,8 @@ PRESET_PATTERN = r"^[a-z0-9_-]{1,32}$"
 
 
 class SessionCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(SESSION_CREATE))
+
     title: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN, examples=["en"])
     metadata: dict[str, Annotated[str, Field(max_length=500)]] = Field(
@@ -96,6 +116,8 @@ class SessionCreate(BaseModel):
 
 
 class SessionView(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(SESSION_VIEW))
+
     session_id: str
     title: str | None
     source_type: str
@@ -105,12 +127,16 @@ class SessionView(BaseModel):
 
 
 class SessionPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(SESSION_PAGE))
+
     sessions: list[SessionView]
     # Pass as ``before`` for the next page; null on the last one.
     next_before: str | None = None
 
 
 class UploadAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(UPLOAD_ACCEPTED))
+
     session_id: str
     chunks: int
     duration_ms: int
@@ -124,6 +150,8 @@ class Word(BaseModel):
 
 
 class Segment(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(SEGMENT))
+
     segment_id: str
     start_ms: int
     end_ms: int
@@ -139,6 +167,8 @@ class Segment(BaseModel):
 
 
 class Transcript(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(TRANSCRIPT))
+
     session_id: str
     run_id: str
     status: str
@@ -236,7 +266,7 @@ async def read_session(
     return _view(await owned_session(conn, session_id, principal))
 
 
-@router.post("/{session_id}/end", response_model=SessionView)
+@router.post("/{session_id}/end", response_model=SessionView, responses=problem_responses(409))
 async def end_session(
     session_id: SessionId, principal: PrincipalDep, publisher: PublisherDep, conn: ConnectionDep
 ) -> SessionView:
@@ -281,6 +311,7 @@ def _view(session: SessionRow) -> SessionView:
     "/{session_id}/audio",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadAccepted,
+    responses=problem_responses(409, 413, 415),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -341,16 +372,24 @@ async def read_transcript(
     return await _transcript(conn, await owned_session(conn, session_id, principal), run)
 
 
-_SUBTITLE_FORMATS = {
-    "srt": ("application/x-subrip", to_srt),
-    "vtt": ("text/vtt", to_webvtt),
+class SubRipResponse(PlainTextResponse):
+    media_type = "application/x-subrip"
+
+
+class WebVttResponse(PlainTextResponse):
+    media_type = "text/vtt"
+
+
+_SUBTITLE_FORMATS: dict[str, tuple[type[PlainTextResponse], Callable[[list[Cue]], str]]] = {
+    "srt": (SubRipResponse, to_srt),
+    "vtt": (WebVttResponse, to_webvtt),
 }
 
 
 @router.get(
     "/{session_id}/transcript.srt",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"application/x-subrip": {}}}},
+    response_class=SubRipResponse,
+    responses={200: {"content": {SubRipResponse.media_type: {"example": SRT}}}},
 )
 async def download_srt(
     session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep, run: RunQuery = LIVE_RUN
@@ -361,8 +400,8 @@ async def download_srt(
 
 @router.get(
     "/{session_id}/transcript.vtt",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/vtt": {}}}},
+    response_class=WebVttResponse,
+    responses={200: {"content": {WebVttResponse.media_type: {"example": WEBVTT}}}},
 )
 async def download_webvtt(
     session_id: SessionId, principal: PrincipalDep, conn: ConnectionDep, run: RunQuery = LIVE_RUN
@@ -374,7 +413,7 @@ async def download_webvtt(
 async def _subtitles(conn: Any, session: SessionRow, run: str, extension: str) -> PlainTextResponse:
     session_id = session.session_id
     transcript = await _transcript(conn, session, run)
-    media_type, render = _SUBTITLE_FORMATS[extension]
+    response_class, render = _SUBTITLE_FORMATS[extension]
     cues = [
         Cue(
             start_ms=segment.start_ms,
@@ -384,9 +423,8 @@ async def _subtitles(conn: Any, session: SessionRow, run: str, extension: str) -
         )
         for segment in transcript.segments
     ]
-    return PlainTextResponse(
+    return response_class(
         render(cues),
-        media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{session_id}-{run}.{extension}"'},
     )
 

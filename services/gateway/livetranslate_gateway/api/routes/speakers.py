@@ -15,11 +15,13 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from livetranslate_common.readmodel.projection import merge_speaker_name_changes
 from livetranslate_gateway.api.access import PrincipalDep, owned_session, require_key
 from livetranslate_gateway.api.deps import ConnectionDep, PublisherDep
+from livetranslate_gateway.api.examples import SPEAKER_NAMES, SPEAKER_NAMES_CHANGE, examples
+from livetranslate_gateway.api.problems import problem_responses
 from livetranslate_gateway.api.routes.sessions import SessionId
 from livetranslate_gateway.core.errors import SessionNotFoundError
 from livetranslate_gateway.core.speaker_names import (
@@ -32,7 +34,12 @@ from livetranslate_schemas.events import SpeakerNamesUpdated
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/api/sessions",
+    tags=["sessions"],
+    dependencies=[Depends(require_key)],
+    responses=problem_responses(401, 404, 413, 422, 429, 500),
+)
 
 #: Request and response schema of a label -> name mapping, for the OpenAPI document. The
 #: rules are checked by ``core.speaker_names`` (to answer with a problem document).
@@ -43,6 +50,8 @@ SPEAKER_NAMES_SCHEMA = {
 
 
 class SpeakerNamesChange(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(SPEAKER_NAMES_CHANGE))
+
     names: Annotated[
         dict[str, str | None],
         Field(
@@ -57,6 +66,8 @@ class SpeakerNamesChange(BaseModel):
 
 
 class SpeakerNames(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples(SPEAKER_NAMES))
+
     session_id: str
     names: dict[str, str] = Field(description="The session's speaker names after the change")
 
