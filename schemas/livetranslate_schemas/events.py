@@ -1349,6 +1349,36 @@ class RunProgress:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionDeleted:
+    """A session was deleted at its owner's request. Every consumer forgets it: read models
+    drop its rows (a rebuild from the log drops them again), the pipeline its state. Its
+    audio stays on audio-ingest until that topic's retention ends.
+    """
+
+    AVRO_NAME: ClassVar[str] = "io.livetranslate.events.SessionDeleted"
+
+    #: The session this event belongs to; the Kafka key of session-scoped topics.
+    session_id: str
+    #: Who asked: the id of the API key (never the key itself).
+    deleted_by: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        """This record as the dict fastavro writes."""
+        return {
+            "session_id": self.session_id,
+            "deleted_by": self.deleted_by,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
+        """The record from the dict fastavro reads (or ``to_avro()`` returns)."""
+        return cls(
+            session_id=data["session_id"],
+            deleted_by=data.get("deleted_by"),
+        )
+
+
 EventPayload: TypeAlias = (
     SessionCreated
     | AudioChunkReceived
@@ -1370,6 +1400,7 @@ EventPayload: TypeAlias = (
     | StreamIrregularity
     | ReprocessRequested
     | RunProgress
+    | SessionDeleted
 )
 
 #: Every event record, by short name (the envelope's ``event_type``).
@@ -1394,6 +1425,7 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
     "StreamIrregularity": StreamIrregularity,
     "ReprocessRequested": ReprocessRequested,
     "RunProgress": RunProgress,
+    "SessionDeleted": SessionDeleted,
 }
 # By full name, as fastavro names the payload's union branch.
 _PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
@@ -1417,6 +1449,7 @@ _PAYLOAD_TYPES: dict[str, type[EventPayload]] = {
     StreamIrregularity.AVRO_NAME: StreamIrregularity,
     ReprocessRequested.AVRO_NAME: ReprocessRequested,
     RunProgress.AVRO_NAME: RunProgress,
+    SessionDeleted.AVRO_NAME: SessionDeleted,
 }
 
 

@@ -35,6 +35,7 @@ from livetranslate_schemas.events import (
     RunStatus,
     ServiceHealthReport,
     SessionCreated,
+    SessionDeleted,
     SessionProcessingCompleted,
     Severity,
     SourceType,
@@ -277,6 +278,7 @@ def sample_payloads() -> dict[str, EventPayload]:
             requested_at=_T0,
             error="the speech model 'base' is not installed",
         ),
+        SessionDeleted(session_id=SESSION_ID, deleted_by="9f2c4e1a7b3d5f60"),
     ]
     return {type(sample).__name__: sample for sample in samples}
 

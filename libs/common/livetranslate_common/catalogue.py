@@ -51,8 +51,15 @@ class TopicSpec:
 AUDIO_INGEST = TopicSpec(
     name="audio-ingest",
     key="session_id",
-    # SpeakerNamesUpdated rides here as a request (the changes), ordered with the chunks.
-    events=("SessionCreated", "AudioChunkReceived", "AudioStreamEnded", "SpeakerNamesUpdated"),
+    # SpeakerNamesUpdated rides here as a request (the changes), ordered with the chunks;
+    # SessionDeleted too, after the session's audio, for the pipeline to forget the session.
+    events=(
+        "SessionCreated",
+        "AudioChunkReceived",
+        "AudioStreamEnded",
+        "SpeakerNamesUpdated",
+        "SessionDeleted",
+    ),
     partitions=SESSION_PARTITIONS,
     cleanup_policy=CleanupPolicy.DELETE,
     # The audio archive that reprocessing reads back: kept for 90 days by default.
@@ -74,11 +81,12 @@ AUDIO_RESULTS = TopicSpec(
         "SpeakerNamesUpdated",
         # Gaps, duplicates, late chunks and client-clock drift the pipeline noticed.
         "StreamIrregularity",
-        # The session's SessionCreated and AudioStreamEnded, forwarded unchanged by the
-        # pipeline, so this topic alone tells each session's story (the read model is
-        # projected from it and rebuilt from it).
+        # The session's SessionCreated, AudioStreamEnded and SessionDeleted, forwarded
+        # unchanged by the pipeline, so this topic alone tells each session's story (the read
+        # model is projected from it and rebuilt from it).
         "SessionCreated",
         "AudioStreamEnded",
+        "SessionDeleted",
         # How far each reprocessing run has come (its results carry their own run_id).
         "RunProgress",
     ),

@@ -133,6 +133,20 @@ class GatewayClient:
     async def session(self, session_id: str) -> dict[str, Any]:
         return await self._json(await self._http.get(f"/api/sessions/{session_id}"))
 
+    async def sessions(self, *, limit: int = 50, before: str | None = None) -> dict[str, Any]:
+        """A page of the tenant's sessions, newest first: ``{"sessions", "next_before"}``."""
+        params: dict[str, Any] = {"limit": limit, **({"before": before} if before else {})}
+        return await self._json(await self._http.get("/api/sessions", params=params))
+
+    async def end_session(self, session_id: str) -> dict[str, Any]:
+        """No audio will come (a session never given any completes empty)."""
+        return await self._json(await self._http.post(f"/api/sessions/{session_id}/end"))
+
+    async def delete_session(self, session_id: str) -> None:
+        response = await self._http.delete(f"/api/sessions/{session_id}")
+        if response.is_error:
+            await self._json(response)  # raises with the problem
+
     async def upload_audio(
         self, session_id: str, audio: bytes, *, content_type: str = "application/octet-stream"
     ) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from livetranslate_schemas.events import (
     ReprocessRequested,
     RunProgress,
     SessionCreated,
+    SessionDeleted,
     SessionProcessingCompleted,
     SpeakerNamesUpdated,
     TranscriptionCompleted,
@@ -123,6 +124,19 @@ VALUES (%s, %s, 'REQUESTED', %s, 0, 0, %s, %s, %s, %s, %s)
 ON CONFLICT (session_id, run_id) DO UPDATE SET requested_by = EXCLUDED.requested_by
 """
 
+# Everything the read model holds of a session, in one statement (a batch's statements are
+# applied kind by kind; this kind last, so a deletion outranks whatever else the batch says
+# of the session). The gateways' own records (session_audio_sources) stay: a deleted session
+# takes no more audio.
+_DELETE_SESSION = """
+WITH segments_gone AS (DELETE FROM segments WHERE session_id = %s),
+     translations_gone AS (DELETE FROM translations WHERE session_id = %s),
+     runs_gone AS (DELETE FROM runs WHERE session_id = %s),
+     failures_gone AS (DELETE FROM processing_failures WHERE session_id = %s),
+     names_gone AS (DELETE FROM session_speaker_names WHERE session_id = %s)
+DELETE FROM sessions WHERE session_id = %s
+"""
+
 _INSERT_FAILURE = """
 INSERT INTO processing_failures (event_id, session_id, stage, error_code, message,
                                  retryable, occurred_at)
@@ -156,6 +170,7 @@ STATEMENT_ORDER = (
     _UPSERT_RUN,
     _REPLACE_SPEAKER_NAMES,
     _INSERT_FAILURE,
+    _DELETE_SESSION,
 )
 
 
@@ -163,25 +178,8 @@ def statement_for(envelope: Envelope) -> Statement | None:
     """The read model's write for one event; None if the event type is not projected."""
     payload = envelope.payload
     match payload:
-        case SessionCreated():
-            return Statement(
-                _UPSERT_SESSION,
-                (
-                    payload.session_id,
-                    payload.user_id,
-                    payload.source_type.value,
-                    payload.title,
-                    json.dumps(payload.audio_config.to_avro()),
-                    json.dumps(payload.processing_flags.to_avro()),
-                    json.dumps(payload.metadata),
-                    envelope.timestamp,
-                ),
-            )
-        case AudioStreamEnded():
-            return Statement(
-                _STREAM_ENDED,
-                (envelope.timestamp, payload.last_seq, payload.total_samples, payload.session_id),
-            )
+        case SessionCreated() | AudioStreamEnded() | SessionDeleted():
+            return _lifecycle_statement(envelope)
         case TranscriptionCompleted():
             return Statement(
                 _UPSERT_SEGMENT,
@@ -267,6 +265,35 @@ def statement_for(envelope: Envelope) -> Statement | None:
                     envelope.timestamp,
                 ),
             )
+        case _:
+            return None
+
+
+def _lifecycle_statement(envelope: Envelope) -> Statement | None:
+    """A session's creation, end of audio or deletion."""
+    payload = envelope.payload
+    match payload:
+        case SessionCreated():
+            return Statement(
+                _UPSERT_SESSION,
+                (
+                    payload.session_id,
+                    payload.user_id,
+                    payload.source_type.value,
+                    payload.title,
+                    json.dumps(payload.audio_config.to_avro()),
+                    json.dumps(payload.processing_flags.to_avro()),
+                    json.dumps(payload.metadata),
+                    envelope.timestamp,
+                ),
+            )
+        case AudioStreamEnded():
+            return Statement(
+                _STREAM_ENDED,
+                (envelope.timestamp, payload.last_seq, payload.total_samples, payload.session_id),
+            )
+        case SessionDeleted():
+            return Statement(_DELETE_SESSION, (payload.session_id,) * 6)
         case _:
             return None
 

@@ -59,3 +59,20 @@ class FaustSessionStore:
 
     def save_timing(self, session_id: str, state: dict[str, Any]) -> None:
         self._timing[session_id.encode()] = state
+
+    def forget(self, session_id: str) -> None:
+        key = session_id.encode()
+        # Deleting a table key writes a tombstone to its changelog: compaction removes it.
+        for table in (self._speakers, self._timing):
+            if key in table:
+                del table[key]
+        previous = self._progress.get(key)
+        self._progress[key] = SessionCheckpoint(
+            options={},
+            partition=int(previous["partition"]) if previous else 0,
+            next_seq=int(previous["next_seq"]) if previous else 0,
+            replay_from_offset=None,
+            final_segments=0,
+            finalized_until_sample=0,
+            completed=True,
+        ).to_dict()

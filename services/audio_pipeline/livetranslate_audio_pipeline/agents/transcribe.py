@@ -44,15 +44,16 @@ from livetranslate_schemas.events import (
     Envelope,
     EventPayload,
     SessionCreated,
+    SessionDeleted,
     TranscriptionCompleted,
 )
 
 log = logging.getLogger(__name__)
 
-# A session's start and end go on to audio-results as they are (same event id, time and
-# trace): that topic alone then tells each session's whole story, so the read model is
-# projected, and rebuilt, from it without reading the audio.
-FORWARDED_TO_RESULTS = (SessionCreated, AudioStreamEnded)
+# A session's start, end and deletion go on to audio-results as they are (same event id,
+# time and trace): that topic alone then tells each session's whole story, so the read model
+# is projected, and rebuilt, from it without reading the audio.
+FORWARDED_TO_RESULTS = (SessionCreated, AudioStreamEnded, SessionDeleted)
 
 _transcriber: SessionTranscriber | None = None
 _building = asyncio.Lock()

@@ -90,6 +90,12 @@ class SessionStateStore(Protocol):
 
     def save_timing(self, session_id: str, state: dict[str, Any]) -> None: ...
 
+    def forget(self, session_id: str) -> None:
+        """Drop everything kept about the session (a deleted session: its voices, names,
+        options and recent texts) but a completed checkpoint, so that a redelivered event of
+        it changes nothing."""
+        ...
+
 
 class AudioLog(Protocol):
     """Reads a session's chunks back from audio-ingest."""

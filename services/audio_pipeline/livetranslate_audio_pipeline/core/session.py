@@ -72,6 +72,7 @@ from livetranslate_schemas.events import (
     ProcessingFailed,
     ProcessingFlags,
     SessionCreated,
+    SessionDeleted,
     SessionProcessingCompleted,
     SourceType,
     SpeakerNamesUpdated,
@@ -221,6 +222,9 @@ class SessionTranscriber:
                 return await self._on_chunk(payload, position, queue_ms)
             case AudioStreamEnded():
                 return await self._on_stream_ended(payload)
+            case SessionDeleted():
+                self._forget(payload.session_id)
+                return []
             case _:
                 return []
 
@@ -535,6 +539,17 @@ class SessionTranscriber:
         if idle:
             log.info("%d session(s) idle for %g s left memory", len(idle), self._evict_idle_after_s)
         return idle
+
+    def _forget(self, session_id: str) -> None:
+        """A deleted session: nothing of it stays, in memory or in the tables."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            self._drop(session_id, session)
+        self._names_to_save.pop(session_id, None)
+        self._ended.pop(session_id, None)
+        if self._store is not None:
+            self._store.forget(session_id)
+        log.info("session %s deleted: its state is forgotten", session_id)
 
     def _drop(self, session_id: str, session: OpenSession) -> None:
         del self._sessions[session_id]

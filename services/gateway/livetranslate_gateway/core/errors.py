@@ -49,6 +49,11 @@ class AudioInProgressError(GatewayError):
     code = "audio_in_progress"
 
 
+class SessionBusyError(GatewayError):
+    status_code = 409
+    code = "session_busy"
+
+
 class InvalidSpeakerNamesError(GatewayError):
     status_code = 422
     code = "invalid_speaker_names"

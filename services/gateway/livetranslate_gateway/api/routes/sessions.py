@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,7 @@ from livetranslate_common.readmodel.queries import (
     segment_translations,
     speaker_names,
     transcript_segments,
+    unfinished_runs,
 )
 from livetranslate_common.runs import LIVE_RUN, RUN_ID_PATTERN
 from livetranslate_gateway.adapters.audio_sources import (
@@ -51,6 +52,7 @@ from livetranslate_gateway.core.errors import (
     AudioInProgressError,
     AudioTooLargeError,
     RunNotFoundError,
+    SessionBusyError,
     SessionClosedError,
 )
 from livetranslate_gateway.core.speaker_names import (
@@ -65,6 +67,7 @@ from livetranslate_schemas.events import (
     AudioConfig,
     ProcessingFlags,
     SessionCreated,
+    SessionDeleted,
     SourceType,
 )
 
@@ -294,6 +297,54 @@ async def end_session(
     await project_event(conn, envelope)
     log.info("session %s ended without audio", session_id)
     return _view(await owned_session(conn, session_id, principal))
+
+
+@router.delete(
+    "/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(409),
+)
+async def delete_session(
+    session_id: SessionId, principal: PrincipalDep, publisher: PublisherDep, conn: ConnectionDep
+) -> Response:
+    """Delete the session: its transcript, names and runs are gone from the API at once, and
+    from every consumer of the log (SessionDeleted: read models drop the rows, also when
+    rebuilt; the pipeline forgets its state, voices included). Its audio stays on audio-ingest
+    until that topic's retention ends (90 days by default).
+
+    Refused with 409 while there is work on it: audio coming in (``audio_in_progress``), audio
+    being transcribed or a reprocessing run unfinished (``session_busy``).
+    """
+    session = await owned_session(conn, session_id, principal)
+    claimed = False
+    if session.stream_ended_at is None:
+        # Never given audio: claimed, so that none can start while it is deleted.
+        holder = await claim_audio_source(conn, session_id, SourceType.UPLOAD)
+        if holder is not None:
+            raise AudioInProgressError(
+                f"session {session_id} takes its audio from {describe_source(holder)}; delete"
+                " it once that has ended and been transcribed"
+            )
+        claimed = True
+    elif session.completed_at is None:
+        raise SessionBusyError(
+            f"session {session_id} is being transcribed; delete it once it has completed"
+        )
+    try:
+        if await unfinished_runs(conn, session_id) > 0:
+            raise SessionBusyError(
+                f"session {session_id} has a reprocessing run unfinished; delete it after"
+            )
+        deleted = SessionDeleted(session_id=session_id, deleted_by=principal.key_id)
+        (envelope,) = await publisher.publish(session_id, [deleted])
+    except Exception:
+        if claimed:
+            await release_audio_source(conn, session_id, SourceType.UPLOAD)
+        raise
+    await project_event(conn, envelope)
+    log.info("session %s deleted", session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _view(session: SessionRow) -> SessionView:
