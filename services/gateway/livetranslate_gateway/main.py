@@ -31,6 +31,7 @@ from livetranslate_gateway.api.routes import (
     analytics,
     health,
     live_audio,
+    protocol,
     results_ws,
     runs,
     sessions,
@@ -123,6 +124,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(speakers.router)
     app.include_router(results_ws.router)
     app.include_router(live_audio.router)
+    app.include_router(protocol.router)
     app.include_router(analytics.router)
     app.include_router(web.router)
     return app
