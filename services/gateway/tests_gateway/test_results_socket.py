@@ -206,3 +206,32 @@ def test_an_unknown_run_is_closed_with_4404(gateway: Gateway) -> None:
         _receive(socket)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4404
+
+
+@pytest.mark.parametrize("query", ["?run=../x", "?after=1:x", "?after=-1:2"])
+def test_malformed_parameters_close_with_a_visible_code(gateway: Gateway, query: str) -> None:
+    # Refused after the handshake: a browser sees the code and reason, not a bare HTTP 403.
+    session_id = gateway.session()
+    with (
+        pytest.raises(ConnectionClosed) as closed,
+        gateway.results(session_id, query) as socket,
+    ):
+        _receive(socket)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "run or after is malformed")
+
+
+def test_other_client_messages_are_ignored_and_pings_still_answered(
+    gateway: Gateway, kafka_topics: KafkaTopics
+) -> None:
+    session_id = gateway.session()
+    with gateway.results(session_id) as socket:
+        assert _receive(socket)["type"] == "caught_up"
+        socket.send(b"\x00\x01")  # binary
+        socket.send("not json")
+        socket.send(json.dumps({"type": "subscribe"}))
+        socket.send(json.dumps({"type": "ping"}))
+        assert _receive(socket) == {"type": "pong"}
+        Results(kafka_topics).segments(session_id, [0])
+        (segment,) = _segments_until(socket, 1)
+    assert segment["start_ms"] == 0

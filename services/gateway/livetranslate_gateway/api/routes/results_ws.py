@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from livetranslate_common.readmodel.queries import SessionRow, get_run
 from livetranslate_common.runs import LIVE_RUN, RUN_ID_PATTERN
@@ -146,11 +147,18 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
 async def session_results(
     websocket: WebSocket,
     session_id: str,
-    run: Annotated[str, Query(pattern=RUN_ID_PATTERN)] = LIVE_RUN,
-    after: Annotated[str | None, Query(pattern=POSITION_PATTERN)] = None,
+    run: str = LIVE_RUN,
+    after: str | None = None,
 ) -> None:
     principal = await websocket_principal(websocket)
     if principal is None:
+        return
+    # Checked here rather than by FastAPI, which would refuse before the handshake: a
+    # browser would see a bare HTTP 403 instead of the close code and reason.
+    if re.match(RUN_ID_PATTERN, run) is None or (
+        after is not None and re.match(POSITION_PATTERN, after) is None
+    ):
+        await refuse(websocket, CLOSE_POLICY, "run or after is malformed")
         return
     try:
         async with websocket.app.state.db_pool.connection() as conn:
@@ -252,13 +260,16 @@ async def _close_bad_position(websocket: WebSocket, reason: str) -> None:
 
 
 async def _answer_client(websocket: WebSocket, send: SendJson) -> None:
-    """Answer pings; notice a client that goes away even while no results are flowing."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            text = await websocket.receive_text()
-            if len(text) > MAX_CLIENT_MESSAGE_CHARS:
-                continue
-            with contextlib.suppress(ValueError):
-                message = json.loads(text)
-                if isinstance(message, dict) and message.get("type") == "ping":
-                    await send({"type": "pong"})
+    """Answer pings; notice a client that goes away even while no results are flowing.
+    Anything else a client sends (other text, binary) is ignored."""
+    while True:
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            return
+        text = received.get("text")
+        if text is None or len(text) > MAX_CLIENT_MESSAGE_CHARS:
+            continue
+        with contextlib.suppress(ValueError):
+            message = json.loads(text)
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await send({"type": "pong"})
