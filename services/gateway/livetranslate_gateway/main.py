@@ -13,13 +13,14 @@ from livetranslate_common.db import open_pool
 from livetranslate_common.envelope import new_trace_id
 from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.migrate import apply_migrations
-from livetranslate_common.settings import KafkaSettings
+from livetranslate_common.settings import DatabaseSettings, KafkaSettings
 from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
 from livetranslate_gateway.adapters.api_keys import ApiKeys
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
 from livetranslate_gateway.adapters.result_history import ResultHistory
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
+from livetranslate_gateway.adapters.translation_targets import TranslationTargetChanges
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.body_limits import BodyLimit, is_audio_upload
 from livetranslate_gateway.api.problems import (
@@ -36,6 +37,7 @@ from livetranslate_gateway.api.routes import (
     runs,
     sessions,
     speakers,
+    translation_targets,
     web,
 )
 from livetranslate_gateway.config import GatewaySettings
@@ -53,6 +55,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with app.state.db_pool.connection() as conn:
             await apply_migrations(conn)
         app.state.api_keys = ApiKeys(app.state.db_pool, cache_s=settings.api_key_cache_s)
+        app.state.translation_targets = TranslationTargetChanges(DatabaseSettings().url)
+        await app.state.translation_targets.start()
+        stack.push_async_callback(app.state.translation_targets.stop)
         app.state.publisher = EventPublisher(kafka)
         await app.state.publisher.start()
         stack.push_async_callback(app.state.publisher.stop)
@@ -122,6 +127,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(runs.router)
     app.include_router(speakers.router)
+    app.include_router(translation_targets.router)
     app.include_router(results_ws.router)
     app.include_router(live_audio.router)
     app.include_router(protocol.router)

@@ -51,6 +51,9 @@ def _session_routes(session_id: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"{base}/runs", {}),
         ("GET", f"{base}/runs/rp-0123456789ab", {}),
         ("GET", f"/api/analytics/sessions/{session_id}", {}),
+        ("GET", f"{base}/translation-targets", {}),
+        ("PUT", f"{base}/translation-targets", {"json": {"translate_to": ["de"]}}),
+        ("DELETE", base, {}),
     ]
 
 

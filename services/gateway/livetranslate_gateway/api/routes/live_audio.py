@@ -54,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -72,6 +73,10 @@ from livetranslate_gateway.adapters.result_fanout import (
     Subscription,
 )
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
+from livetranslate_gateway.adapters.translation_targets import (
+    TranslationTargetChanges,
+    translation_targets_of,
+)
 from livetranslate_gateway.adapters.unfinished_streams import UnfinishedStreams
 from livetranslate_gateway.api.access import accept, owned_session, refuse, websocket_principal
 from livetranslate_gateway.api.routes.results_ws import cancel_and_wait, forward_results
@@ -192,6 +197,7 @@ async def _serve(websocket: WebSocket, session_id: str, trace_id: str) -> None:
         finally:
             fanout.unsubscribe(subscription)
     finally:
+        state.translation_targets.unwatch(session_id)
         # A stream whose end is still to be published is in ``unfinished`` by now: that
         # keeps other streams of the session out until it is (and its lease renewed).
         streams.discard(session_id)
@@ -238,6 +244,8 @@ class _LiveStream:
         self._acknowledged_samples = 0
         self._finished = False
         self._closed = False
+        # Translation target changes applied (to tell a stale read from a newer notice).
+        self._retargets = 0
 
     # ----------------------------------------------------------------- sending
 
@@ -277,10 +285,18 @@ class _LiveStream:
         # Claimed once the stream is known good (a bad start leaves the session free), before
         # anything is published; from here on the stream always publishes its end, or, if this
         # gateway dies, another one does once the claim's lease lapses (adapters.stream_leases).
+        # Targets changed through the API (on any gateway) apply to the chunks cut after the
+        # change. Watched before the targets are read again here: no change falls between.
+        targets: TranslationTargetChanges = self._ws.app.state.translation_targets
+        targets.watch(self._session_id, self._retarget)
         async with self._db_pool.connection() as conn:
             holder = await claim_audio_source(
                 conn, self._session_id, self._context.source_type, lease_s=self._leases.lease_s
             )
+            retargets = self._retargets
+            current = await translation_targets_of(conn, self._session_id)
+        if current is not None and self._retargets == retargets:  # no newer notice meanwhile
+            self._retarget(current)
         if holder is not None:
             await self._reject(
                 LiveProtocolError(
@@ -508,6 +524,14 @@ class _LiveStream:
             else:
                 await self._in_flight.acquire()
             self._outbox.put_nowait(self._chunk_event(self._unsent.popleft()))
+
+    def _retarget(self, translate_to: list[str]) -> None:
+        self._retargets += 1
+        if translate_to == self._context.processing_flags.translate_to:
+            return
+        flags = dataclasses.replace(self._context.processing_flags, translate_to=translate_to)
+        self._context = dataclasses.replace(self._context, processing_flags=flags)
+        log.info("live stream: translation targets now %s", translate_to)
 
     def _chunk_event(self, chunk: CutChunk) -> AudioChunkReceived:
         return chunk_event(
