@@ -140,3 +140,10 @@ def test_unknown_sessions_and_runs_are_404(
         client.get(f"/api/sessions/{session_id}/transcript?run=rp-nope"), 404, "run_not_found"
     )
     assert client.get(f"/api/sessions/{session_id}/transcript?run=live").status_code == 200
+
+
+def test_a_session_without_recorded_audio_is_not_run_again(client: TestClient) -> None:
+    session_id = client.post("/api/sessions", json={}).json()["session_id"]
+    refused = client.post(f"/api/sessions/{session_id}/reprocess", json={})
+    assert_problem(refused, 409, "no_audio")
+    assert client.get(f"/api/sessions/{session_id}/runs").json() == []

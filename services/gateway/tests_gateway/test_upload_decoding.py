@@ -81,3 +81,12 @@ def test_truncated_flac_is_refused(tone: FloatSamples) -> None:
 def test_too_long_recording_is_refused(tone: FloatSamples) -> None:
     with pytest.raises(UnreadableAudioError, match="limit"):
         decode_upload(_encode(tone, 44100, "WAV"), max_duration_s=1.0)
+
+
+@pytest.mark.parametrize("rate", [1, 4_000, 384_000])
+def test_a_sample_rate_outside_speech_recordings_is_refused(rate: int) -> None:
+    # 4 KB declaring 1 Hz would otherwise be resampled into 32 million samples.
+    data = _encode(np.zeros(2_000, dtype=np.float32), rate, "WAV")
+    assert len(data) < 5_000
+    with pytest.raises(UnreadableAudioError, match="sample rate"):
+        decode_upload(data, max_duration_s=LIMIT_S)

@@ -122,10 +122,11 @@ def _start_kafka(mode: str) -> _Started:
             container.stop,
         )
     from livetranslate_common.devstack.kafka import LocalKafka
-    from livetranslate_common.devstack.processes import free_port
+    from livetranslate_common.devstack.processes import free_ports
 
     base = _traversable_tempdir("livetranslate-kafka-")
-    kafka = LocalKafka(base, free_port(), controller_port=free_port())
+    broker_port, controller_port = free_ports(2)
+    kafka = LocalKafka(base, broker_port, controller_port=controller_port)
 
     def stop() -> None:
         kafka.stop()

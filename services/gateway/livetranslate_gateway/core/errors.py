@@ -49,6 +49,11 @@ class AudioInProgressError(GatewayError):
     code = "audio_in_progress"
 
 
+class NoAudioError(GatewayError):
+    status_code = 409
+    code = "no_audio"
+
+
 class SessionBusyError(GatewayError):
     status_code = 409
     code = "session_busy"

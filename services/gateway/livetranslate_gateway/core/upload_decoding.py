@@ -23,6 +23,10 @@ from livetranslate_gateway.core.errors import (
 )
 
 TARGET_SAMPLE_RATE = 16_000
+# Recordings of speech: below 8 kHz there is no speech to recognise, and a tiny file that
+# declared 1 Hz would be resampled into gigabytes.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
 
 FloatSamples = npt.NDArray[np.float32]
 
@@ -34,6 +38,11 @@ def decode_upload(data: bytes, *, max_duration_s: float) -> FloatSamples:
     _check_riff_complete(data)
     try:
         info = soundfile.info(io.BytesIO(data))
+        if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+            raise UnreadableAudioError(
+                f"the recording's sample rate is {info.samplerate} Hz; {MIN_SAMPLE_RATE}.."
+                f"{MAX_SAMPLE_RATE} Hz are taken"
+            )
         if info.duration > max_duration_s:
             raise UnreadableAudioError(
                 f"the recording is {info.duration:.0f} s long; the limit is {max_duration_s:.0f} s"

@@ -144,7 +144,12 @@ async def hourly_analytics(
     """Every session's figures per hour (the windows overlapping the range) and in total, across
     tenants: for operators' keys only."""
     until = until or datetime.now(UTC)
-    since = since or until - DEFAULT_RANGE
+    if since is None:
+        try:
+            since = until - DEFAULT_RANGE
+        except OverflowError:  # 'to' within a day of year 1: no default start before it
+            msg = "'to' is too early for the default range; give 'from'"
+            raise AnalyticsRangeError(msg) from None
     if until <= since:
         raise AnalyticsRangeError("'to' must be after 'from'")
     if until - since > MAX_RANGE:

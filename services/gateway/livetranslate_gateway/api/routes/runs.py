@@ -23,6 +23,7 @@ from livetranslate_gateway.api.problems import problem_responses
 from livetranslate_gateway.api.routes.sessions import LANGUAGE_PATTERN, PRESET_PATTERN, SessionId
 from livetranslate_gateway.core.errors import (
     InvalidReprocessRequestError,
+    NoAudioError,
     RunNotFoundError,
     TooManyRunsError,
 )
@@ -35,7 +36,7 @@ router = APIRouter(
     prefix="/api/sessions",
     tags=["runs"],
     dependencies=[Depends(require_key)],
-    responses=problem_responses(401, 404, 413, 422, 429, 500),
+    responses=problem_responses(400, 401, 404, 409, 413, 422, 429, 500),
 )
 
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A run's id")]
@@ -150,6 +151,8 @@ async def reprocess_session(
     the session's results socket).
     """
     session = await owned_session(conn, session_id, principal)
+    if session.stream_ended_at is None:
+        raise NoAudioError(f"session {session_id} has no recorded audio yet to run again")
     _check_model(body, settings.reprocess_models)
     if await unfinished_runs(conn, session_id) >= settings.max_unfinished_runs:
         raise TooManyRunsError(

@@ -77,7 +77,7 @@ router = APIRouter(
     prefix="/api/sessions",
     tags=["sessions"],
     dependencies=[Depends(require_key)],
-    responses=problem_responses(401, 404, 413, 422, 429, 500),
+    responses=problem_responses(400, 401, 404, 413, 422, 429, 500),
 )
 
 SESSION_ID_PATTERN = r"^[0-9a-f-]{36}$"
@@ -88,14 +88,20 @@ LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 PRESET_PATTERN = r"^[a-z0-9_-]{1,32}$"
 
 
+# PostgreSQL's text and jsonb cannot hold U+0000: refused here, before anything is
+# published (an event the read model cannot store would stay on the log).
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
 class SessionCreate(BaseModel):
     model_config = ConfigDict(json_schema_extra=examples(SESSION_CREATE))
 
-    title: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200, pattern=NO_NUL_PATTERN)
     language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN, examples=["en"])
-    metadata: dict[str, Annotated[str, Field(max_length=500)]] = Field(
-        default_factory=dict, max_length=20
-    )
+    metadata: dict[
+        Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL_PATTERN)],
+        Annotated[str, Field(max_length=500, pattern=NO_NUL_PATTERN)],
+    ] = Field(default_factory=dict, max_length=20)
     translate_to: list[Annotated[str, Field(pattern=LANGUAGE_PATTERN)]] = Field(
         default_factory=list,
         max_length=5,

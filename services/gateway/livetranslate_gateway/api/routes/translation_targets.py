@@ -32,7 +32,7 @@ router = APIRouter(
     prefix="/api/sessions",
     tags=["sessions"],
     dependencies=[Depends(require_key)],
-    responses=problem_responses(401, 404, 413, 422, 429, 500),
+    responses=problem_responses(400, 401, 404, 413, 422, 429, 500),
 )
 
 MAX_TARGETS = 5
