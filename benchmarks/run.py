@@ -11,6 +11,9 @@
 5. Orchestration with recognition excluded, up to 500 simulated sessions; and how fast one
    worker gets through a backlog of them (its capacity, steadier than a p99).
 6. The read model rebuilt from audio-results, in events per second.
+7. One gateway process alone (no recognition) holding 1,000 live audio sockets at real time
+   with their results fanned out: chunks accepted, result latency, CPU, memory per socket
+   (``benchmarks/gateway_load.py``).
 
 Figures vary with the machine's load: compare within one run, and read ratios next to
 absolute numbers.
@@ -29,6 +32,7 @@ import numpy as np
 import soundfile
 
 from benchmarks.concurrency import concurrent_run
+from benchmarks.gateway_load import LoadSettings, gateway_load, gateway_load_rows
 from benchmarks.live import LONG_SCRIPT, LiveFigures, live_conversation, live_run
 from benchmarks.orchestration import capacity_run, orchestration_run
 from benchmarks.rebuild import rebuild_run
@@ -54,6 +58,13 @@ CONCURRENT_SESSIONS = (6, 8, 10)
 # (sessions, chunk ms): the gateway's live chunks, and 200 ms ones (half the events, each
 # twice as long) for the goal's 500 sessions.
 SIMULATED_SESSIONS = ((100, 100), (250, 100), (500, 100), (500, 200))
+# Live sockets on one gateway: a load it holds, the goal's 1,000 at the default 100 ms
+# chunks, and at 200 ms chunks and frames (the setting's advice for hundreds of streams).
+GATEWAY_LOADS = (
+    LoadSettings(connections=200),
+    LoadSettings(connections=1000),
+    LoadSettings(connections=1000, chunk_ms=200, frame_ms=200),
+)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -195,6 +206,8 @@ def main() -> None:
         ]
         capacity = capacity_run(system, live_audio)
         rebuilt = rebuild_run(system.topics.bootstrap_servers, system.database_url)
+    # Each on a system of its own: Kafka, PostgreSQL and one gateway, nothing else.
+    gateway_runs = [gateway_load(load) for load in GATEWAY_LOADS]
     runs = results["runs"]
     last = [run["to_last_final_s"] for run in runs]
     asr = [run["asr_s"] for run in runs]
@@ -295,6 +308,8 @@ def main() -> None:
             f" {reprocessed.wer:.1%}; goal >= 10 x)",
         )
     )
+    for figures in gateway_runs:
+        rows += gateway_load_rows(figures)
     print()
     width = max(len(name) for name, _ in rows) + 2
     for name, value in rows:
