@@ -37,6 +37,7 @@ from websockets.sync.client import ClientConnection, connect
 from livetranslate_common.envelope import new_event
 from livetranslate_common.runs import RUN_ID_PATTERN
 from livetranslate_common.serde import encode_event, encode_key
+from livetranslate_common.speech_samples import silence, to_wav_bytes
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.results import segment_result
 from livetranslate_gateway.adapters.result_history import POSITION_PATTERN
@@ -842,7 +843,14 @@ def test_the_results_socket_speaks_as_documented(
         assert caught_up["position"] == live[-1]["position"]
     seen |= socket.seen
 
-    # A reprocessing run: its progress, results and completion on ?run=.
+    # A reprocessing run (of the session's recorded audio): its progress, results and
+    # completion on ?run=.
+    recorded = httpx.post(
+        f"{gateway_url}/api/sessions/{session_id}/audio",
+        content=to_wav_bytes(silence(0.3)),
+        headers=headers,
+    )
+    assert recorded.status_code == 202, recorded.text
     response = httpx.post(
         f"{gateway_url}/api/sessions/{session_id}/reprocess", json={}, headers=headers
     )
