@@ -95,10 +95,10 @@ from schemathesis.specs.openapi.checks import (
 from livetranslate_common.speech_samples import to_wav_bytes
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.read_model import project_payloads
+from livetranslate_common.testing.results import segment_result
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.access import KEY_PATTERN
 from livetranslate_gateway.main import create_app
-from livetranslate_schemas.events import LatencyMetrics, TranscriptionCompleted
 from tests_gateway.conftest import assert_problem, bearer
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
@@ -502,25 +502,6 @@ def analytics_url() -> Iterator[str]:
 # ----------------------------------------------------------------- seeding
 
 
-def _final(
-    session_id: str, start_ms: int, text: str, speaker: str | None
-) -> TranscriptionCompleted:
-    return TranscriptionCompleted(
-        session_id=session_id,
-        segment_id=f"{session_id}:{start_ms:012d}",
-        revision=0,
-        is_final=True,
-        run_id="live",
-        pipeline_version="fuzz",
-        model="tiny.en",
-        text=text,
-        start_ms=start_ms,
-        end_ms=start_ms + 1_500,
-        speaker=speaker,
-        latency=LatencyMetrics(),
-    )
-
-
 def seed(client: TestClient, database: str, foreign_headers: dict[str, str]) -> Seeded:
     def created(body: dict[str, Any], headers: dict[str, str] | None = None) -> str:
         response = client.post("/api/sessions", json=body, headers=headers)
@@ -542,9 +523,21 @@ def seed(client: TestClient, database: str, foreign_headers: dict[str, str]) -> 
     assert uploaded.status_code == 202, uploaded.text
     project_payloads(
         database,
-        _final(recorded, 0, "Good morning & welcome <all>.", "SPEAKER_00"),
-        _final(recorded, 2_000, "An hour in,\n\nstill going --> fine.", "SPEAKER_01"),
-        _final(recorded, 4_000, "Nobody said this.", None),
+        segment_result(
+            recorded,
+            0,
+            text="Good morning & welcome <all>.",
+            speaker="SPEAKER_00",
+            end_ms=1_500,
+        ),
+        segment_result(
+            recorded,
+            2_000,
+            text="An hour in,\n\nstill going --> fine.",
+            speaker="SPEAKER_01",
+            end_ms=3_500,
+        ),
+        segment_result(recorded, 4_000, text="Nobody said this.", speaker=None, end_ms=5_500),
     )
     renamed = client.put(
         f"/api/sessions/{recorded}/speakers", json={"names": {"SPEAKER_01": "Bob"}}

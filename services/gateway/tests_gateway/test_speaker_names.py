@@ -20,6 +20,7 @@ from livetranslate_common.envelope import new_event
 from livetranslate_common.serde import decode_event
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.read_model import project_payloads
+from livetranslate_common.testing.results import segment_result
 from livetranslate_common.testing.topic_reader import read_topic
 from livetranslate_gateway.adapters.result_fanout import ResultRecord, Subscription
 from livetranslate_gateway.api.routes.results_ws import forward_results
@@ -35,7 +36,6 @@ from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import (
     Envelope,
     EventPayload,
-    LatencyMetrics,
     SessionCreated,
     SessionProcessingCompleted,
     SpeakerNamesUpdated,
@@ -77,21 +77,9 @@ def _problem(response: Response, status: int, code: str, detail: str) -> None:
     assert detail in body["detail"], body["detail"]
 
 
-def _final(session_id: str, start_ms: int, speaker: str | None) -> TranscriptionCompleted:
-    return TranscriptionCompleted(
-        session_id=session_id,
-        segment_id=f"{session_id}:{start_ms:012d}",
-        revision=0,
-        is_final=True,
-        run_id="live",
-        pipeline_version="t",
-        model="tiny.en",
-        text=f"words at {start_ms}",
-        start_ms=start_ms,
-        end_ms=start_ms + 900,
-        speaker=speaker,
-        speaker_map={"SPEAKER_00": "Alice"},
-        latency=LatencyMetrics(),
+def _final_named(session_id: str, start_ms: int, speaker: str | None) -> TranscriptionCompleted:
+    return segment_result(
+        session_id, start_ms, speaker=speaker, speaker_map={"SPEAKER_00": "Alice"}
     )
 
 
@@ -200,9 +188,9 @@ def test_the_transcript_shows_the_current_names(
     ).json()["session_id"]
     project_payloads(
         database,
-        _final(session_id, 0, "SPEAKER_00"),
-        _final(session_id, 1000, "SPEAKER_01"),
-        _final(session_id, 2000, None),
+        _final_named(session_id, 0, "SPEAKER_00"),
+        _final_named(session_id, 1000, "SPEAKER_01"),
+        _final_named(session_id, 2000, None),
         SessionProcessingCompleted(
             session_id=session_id,
             run_id="live",
@@ -242,7 +230,7 @@ async def test_the_results_socket_names_speakers_and_forwards_the_echo() -> None
     names = {"SPEAKER_00": "Ada", "SPEAKER_01": "Bob"}
     subscription = Subscription(session_id, maxsize=10)
     payloads: list[EventPayload] = [
-        _final(session_id, 0, "SPEAKER_00"),
+        _final_named(session_id, 0, "SPEAKER_00"),
         SpeakerNamesUpdated(session_id=session_id, changes={"SPEAKER_00": "Ada"}, names=names),
         SessionProcessingCompleted(
             session_id=session_id,
@@ -293,7 +281,7 @@ def test_the_request_itself_is_no_client_message() -> None:
 
 def test_the_demo_prints_names_next_to_labels(capsys: pytest.CaptureFixture[str]) -> None:
     printer = ResultPrinter([], as_json=True)
-    message = client_message(new_event(_final("s", 0, "SPEAKER_00"), source="audio_pipeline"))
+    message = client_message(new_event(_final_named("s", 0, "SPEAKER_00"), source="audio_pipeline"))
     assert message is not None
     printer.handle(message)
     printer.handle({**message, "segment_id": "s:2", "speaker": "SPEAKER_01", "speaker_name": None})

@@ -14,13 +14,12 @@ from fastapi.testclient import TestClient
 
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.read_model import project_payloads
+from livetranslate_common.testing.results import segment_result
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.subtitles import Cue, to_srt, to_webvtt
 from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import (
-    LatencyMetrics,
     SpeakerNamesUpdated,
-    TranscriptionCompleted,
 )
 
 CUES = [
@@ -79,31 +78,18 @@ def client(kafka_topics: KafkaTopics, auth_headers: dict[str, str]) -> Iterator[
         yield test_client
 
 
-def _final(session_id: str, start_ms: int, text: str, speaker: str) -> TranscriptionCompleted:
-    return TranscriptionCompleted(
-        session_id=session_id,
-        segment_id=f"{session_id}:{start_ms:012d}",
-        revision=0,
-        is_final=True,
-        run_id="live",
-        pipeline_version="t",
-        model="tiny.en",
-        text=text,
-        start_ms=start_ms,
-        end_ms=start_ms + 1_500,
-        speaker=speaker,
-        latency=LatencyMetrics(),
-    )
-
-
 def test_a_session_downloads_as_subtitles_with_its_speakers_names(
     client: TestClient, database: str
 ) -> None:
     session_id = client.post("/api/sessions", json={"title": "standup"}).json()["session_id"]
     project_payloads(
         database,
-        _final(session_id, 2_000, "Second, from Bob.", "SPEAKER_01"),
-        _final(session_id, 0, "First, from Alice.", "SPEAKER_00"),
+        segment_result(
+            session_id, 2_000, text="Second, from Bob.", speaker="SPEAKER_01", end_ms=3_500
+        ),
+        segment_result(
+            session_id, 0, text="First, from Alice.", speaker="SPEAKER_00", end_ms=1_500
+        ),
         SpeakerNamesUpdated(
             session_id=session_id, changes={"SPEAKER_00": "Alice"}, names={"SPEAKER_00": "Alice"}
         ),
