@@ -10,6 +10,7 @@ live subscription takes over (see ``api/routes/results_ws.py``).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -102,13 +103,21 @@ class HistoryReader:
 
 
 class ResultHistory:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, *, max_readers: int = 16) -> None:
         self._bootstrap = settings.bootstrap_servers
         self._topic = settings.topic(AUDIO_RESULTS.name)
+        # A reader is a consumer with its own connections: after a gateway restart every
+        # client comes back at once, and they read their histories a few at a time.
+        self._readers = asyncio.Semaphore(max_readers)
 
     @asynccontextmanager
     async def reader(self, partitions: list[int]) -> AsyncIterator[HistoryReader]:
         """A reader of the topic, whose partitions are ``partitions`` (all of them)."""
+        async with self._readers, self._consumer() as consumer:
+            yield HistoryReader(consumer, self._topic, partitions)
+
+    @asynccontextmanager
+    async def _consumer(self) -> AsyncIterator[AIOKafkaConsumer]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=None,
@@ -118,6 +127,6 @@ class ResultHistory:
         )
         await consumer.start()
         try:
-            yield HistoryReader(consumer, self._topic, partitions)
+            yield consumer
         finally:
             await consumer.stop()
