@@ -1,9 +1,15 @@
-"""How many live audio sockets one gateway process holds, recognition excluded.
+"""How many live audio sockets one gateway process (or K of them) holds, recognition excluded.
 
 What is measured is the gateway alone: its live socket ``WS /ws/sessions/{id}/audio`` (frames
 in, chunks published to audio-ingest) and its results fan-out (audio-results tailed, each
 result sent to the sockets watching its session). The system runs Kafka, PostgreSQL and ONE
-gateway process; no pipeline and no projector, so no speech recognition takes CPU.
+gateway process (``--gateways K``: K of them, each on its own port); no pipeline and no
+projector, so no speech recognition takes CPU.
+
+Several gateways are the deployment's answer to one event loop's ceiling: they are stateless
+apart from PostgreSQL (any instance takes any session; each tails every result), so the
+sessions are spread over them round-robin, as a load balancer would: session n is created
+through, and streams to, gateway n mod K (a watcher, through the next one).
 
 Method, and why:
 
@@ -40,9 +46,10 @@ Method, and why:
    got acknowledged on audio-ingest (the topic's offsets: the gateway has no metrics
    endpoint), against the N x 1000 / chunk_ms that real time asks for; the gateway's CPU
    (fraction of one core, from /proc/<pid>/stat: the gateway is one single-threaded event
-   loop, so 1.0 is its ceiling) and RSS; the generators', the publisher's and the Kafka
-   broker's CPU and the whole machine's, so a reader can tell what else took the cores.
-   Memory per connection = (RSS while streaming - RSS before any socket) / N.
+   loop, so 1.0 is its ceiling) and RSS, for K gateways their sums (and each's); the
+   generators', the publisher's and the Kafka broker's CPU and the whole machine's, so a
+   reader can tell what else took the cores. Memory per connection = (RSS while streaming -
+   RSS before any socket) / N, RSS summed over the gateways (each one's peak in the window).
 5. The protocol has no per-frame acknowledgement; what stands for it: the audio the gateway
    reports accepted in ``stream_ended`` (once Kafka acknowledged every chunk) against the
    audio sent, and the time from ``end`` to ``stream_ended``, which is the backlog the
@@ -55,9 +62,10 @@ from the gateway, so read figures next to the machine's load. Never assert them 
 Quick run of this part only::
 
     uv run --frozen python -m benchmarks.gateway_load --connections 1000 --seconds 30
+    uv run --frozen python -m benchmarks.gateway_load --connections 1000 --gateways 2
 
 ``--chunk-ms`` sets the gateway's GATEWAY_LIVE_CHUNK_MS (frames follow it unless
-``--frame-ms``); ``--profile out.txt`` records the gateway with py-spy during the window
+``--frame-ms``); ``--profile out.txt`` records the (first) gateway with py-spy during the window
 (``uv run --frozen --with py-spy python -m benchmarks.gateway_load ...``) and prints its
 top functions.
 """
@@ -143,6 +151,8 @@ class LoadSettings:
     #: Offer permessage-deflate, as browsers and ``websockets`` do by default.
     compression: bool = True
     ramp_per_s: float = RAMP_PER_S
+    #: Gateway processes the sessions are spread over (round-robin).
+    gateways: int = 1
 
     @property
     def frames(self) -> int:
@@ -162,8 +172,9 @@ class LoadSettings:
 
     def describe(self) -> str:
         return (
-            f"{self.connections:,} live sockets, {self.chunk_ms} ms chunks, {self.frame_ms} ms"
-            f" frames{'' if self.compression else ', no deflate'}"
+            f"{self.connections:,} live sockets, {self.gateways} gateway"
+            f" process{'es' if self.gateways > 1 else ''}, {self.chunk_ms} ms chunks,"
+            f" {self.frame_ms} ms frames{'' if self.compression else ', no deflate'}"
             + (f", {self.watchers:,} watchers" if self.watchers else "")
         )
 
@@ -175,12 +186,15 @@ class LoadSettings:
 class GeneratorPlan:
     """One generator process's share of the sockets (sent to it as JSON)."""
 
-    gateway_url: str
+    #: Every gateway: session n (of all) goes to ``gateway_urls[n % K]``.
+    gateway_urls: list[str]
     api_key: str
     sessions: list[str]
     watched: list[str]
-    #: Index of ``sessions[0]`` among all sessions: each socket's phase follows from it.
+    #: Index of ``sessions[0]`` among all sessions: each socket's phase and gateway follow.
     first_index: int
+    #: Index of ``watched[0]`` among all sessions (the watched are the first ones).
+    first_watched: int
     total: int
     frame_ms: int
     frames: int
@@ -282,6 +296,11 @@ class _WireFrames:
         return self._built[key]
 
 
+def _gateway_for(plan: GeneratorPlan, number: int) -> str:
+    """The gateway of session ``number`` (of all): round-robin, as a load balancer would."""
+    return plan.gateway_urls[number % len(plan.gateway_urls)]
+
+
 def _ws_url(gateway_url: str, path: str) -> str:
     return gateway_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + path
 
@@ -297,6 +316,7 @@ class _LiveSocket:
     def __init__(self, plan: GeneratorPlan, index: int, report: GeneratorReport) -> None:
         self._plan = plan
         self._session_id = plan.sessions[index]
+        self._gateway_url = _gateway_for(plan, plan.first_index + index)
         #: When, within a frame period, this socket sends its frames.
         self.phase_s = (plan.first_index + index) / plan.total * plan.frame_ms / 1000
         self._report = report
@@ -310,7 +330,7 @@ class _LiveSocket:
         self.buffered_peak = 0
 
     async def open(self, wire: _WireFrames) -> bool:
-        url = _ws_url(self._plan.gateway_url, f"/ws/sessions/{self._session_id}/audio")
+        url = _ws_url(self._gateway_url, f"/ws/sessions/{self._session_id}/audio")
         try:
             self._ws = await _connect(url, self._plan)
             await self._ws.send(json.dumps(START))
@@ -405,16 +425,18 @@ def _failure(error: BaseException) -> str:
 
 
 class _Watcher:
-    """A results-only socket of a session: receives until ``session_completed``."""
+    """A results-only socket of a session: receives until ``session_completed``. It goes to
+    the gateway after its live socket's (with several, results cross instances)."""
 
-    def __init__(self, plan: GeneratorPlan, session_id: str, report: GeneratorReport) -> None:
+    def __init__(self, plan: GeneratorPlan, index: int, report: GeneratorReport) -> None:
         self._plan = plan
-        self._session_id = session_id
+        self._session_id = plan.watched[index]
+        self._gateway_url = _gateway_for(plan, plan.first_watched + index + 1)
         self._report = report
         self._ws: ClientConnection | None = None
 
     async def open(self) -> bool:
-        url = _ws_url(self._plan.gateway_url, f"/ws/sessions/{self._session_id}")
+        url = _ws_url(self._gateway_url, f"/ws/sessions/{self._session_id}")
         try:
             self._ws = await _connect(url, self._plan)
         except (OSError, TimeoutError, InvalidStatus) as error:
@@ -445,7 +467,7 @@ async def _open_all(
     """Open every socket, ``ramp_per_s`` handshakes a second; those that opened."""
     wire = _WireFrames(_pcm_frames(plan.frame_ms))
     sockets = [_LiveSocket(plan, index, report) for index in range(len(plan.sessions))]
-    watchers = [_Watcher(plan, session_id, report) for session_id in plan.watched]
+    watchers = [_Watcher(plan, index, report) for index in range(len(plan.watched))]
     openings = [watcher.open() for watcher in watchers]
     openings += [socket.open(wire) for socket in sockets]
     tasks: list[asyncio.Task[bool]] = []
@@ -559,10 +581,11 @@ def _cpu_seconds_or_zero(pid: int | None) -> float:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     at: float
-    gateway_cpu_s: float
+    #: Each gateway process's, in the order of ``BenchSystem.gateway_pids``.
+    gateway_cpu_s: tuple[float, ...]
     #: Of which in the kernel (its sockets, mostly).
-    gateway_system_s: float
-    gateway_rss: int
+    gateway_system_s: tuple[float, ...]
+    gateway_rss: tuple[int, ...]
     generators_cpu_s: float
     publisher_cpu_s: float
     broker_cpu_s: float
@@ -572,10 +595,10 @@ class Snapshot:
 
 
 class _Probe:
-    """Reads the gateway's, generators' and machine's counters, and audio-ingest's offsets."""
+    """Reads the gateways', generators' and machine's counters, and audio-ingest's offsets."""
 
     def __init__(self, system: BenchSystem) -> None:
-        self._pid = system.gateway_pid
+        self.gateway_pids = system.gateway_pids or [system.gateway_pid]
         self.generator_pids: list[int] = []
         self._topic = system.topics.names["audio-ingest"]
         self._consumer = Consumer(
@@ -597,12 +620,12 @@ class _Probe:
 
     def snapshot(self) -> Snapshot:
         busy, total = _machine_jiffies()
-        user, system = _cpu_times(self._pid)
+        times = [_cpu_times(pid) for pid in self.gateway_pids]
         return Snapshot(
             at=time.monotonic(),
-            gateway_cpu_s=user + system,
-            gateway_system_s=system,
-            gateway_rss=_rss_bytes(self._pid),
+            gateway_cpu_s=tuple(user + system for user, system in times),
+            gateway_system_s=tuple(system for _, system in times),
+            gateway_rss=tuple(_rss_bytes(pid) for pid in self.gateway_pids),
             generators_cpu_s=sum(_cpu_seconds(pid) for pid in self.generator_pids),
             publisher_cpu_s=_cpu_seconds(os.getpid()),
             broker_cpu_s=_cpu_seconds_or_zero(self.broker_pid),
@@ -613,19 +636,18 @@ class _Probe:
 
 
 class _WindowSampler(threading.Thread):
-    """Takes the window's two snapshots at their times and the gateway's peak RSS, and
-    records the gateway with py-spy over the window if asked (``profile``: the output)."""
+    """Takes the window's two snapshots at their times and each gateway's peak RSS, and
+    records the first gateway with py-spy over the window if asked (``profile``: the output)."""
 
-    def __init__(
-        self, probe: _Probe, pid: int, start_at: float, end_at: float, profile: Path | None
-    ) -> None:
+    def __init__(self, probe: _Probe, start_at: float, end_at: float, profile: Path | None) -> None:
         super().__init__(name="window-sampler", daemon=True)
-        self._probe, self._pid = probe, pid
+        self._probe, self._pids = probe, probe.gateway_pids
         self._start_at, self._end_at = start_at, end_at
         self._profile = profile
         self.first: Snapshot | None = None
         self.last: Snapshot | None = None
-        self.rss_peak = 0
+        #: Each gateway's (in the order of its pid).
+        self.rss_peak = [0] * len(self._pids)
 
     def run(self) -> None:
         time.sleep(max(0.0, self._start_at - time.time()))
@@ -633,10 +655,13 @@ class _WindowSampler(threading.Thread):
         profiler = (
             None
             if self._profile is None
-            else _start_profiler(self._pid, self._end_at - time.time(), self._profile)
+            else _start_profiler(self._pids[0], self._end_at - time.time(), self._profile)
         )
         while time.time() < self._end_at:
-            self.rss_peak = max(self.rss_peak, _rss_bytes(self._pid))
+            self.rss_peak = [
+                max(peak, _rss_bytes(pid))
+                for peak, pid in zip(self.rss_peak, self._pids, strict=True)
+            ]
             time.sleep(min(0.5, max(0.0, self._end_at - time.time())))
         self.last = self._probe.snapshot()
         if profiler is not None:
@@ -780,24 +805,49 @@ class GatewayLoadFigures:
     audio_sent_ms: int
     audio_acknowledged_ms: int
     end_to_ended_ms: list[float]
-    #: CPU over the window, in cores (1.0 = one core busy).
-    gateway_cpu: float
+    #: Each gateway process's CPU over the window, in cores (1.0 = one core busy).
+    gateway_cpus: list[float]
     #: The part of it in the kernel.
-    gateway_system_cpu: float
+    gateway_system_cpus: list[float]
     generators_cpu: float
     publisher_cpu: float
     #: The Kafka broker's (nan if it could not be found: a remote broker).
     broker_cpu: float
     machine_cpu: float
     machine_cores: int
-    rss_idle: int
-    rss_connected: int
-    rss_streaming: int
+    #: Each gateway process's RSS: before any socket, with every socket open (silent), and
+    #: its peak while streaming.
+    rss_idles: list[int]
+    rss_connecteds: list[int]
+    rss_streamings: list[int]
     profile: list[str] = field(default_factory=list)
 
     @property
+    def gateway_cpu(self) -> float:
+        """All gateway processes' CPU together, in cores."""
+        return sum(self.gateway_cpus)
+
+    @property
+    def gateway_system_cpu(self) -> float:
+        return sum(self.gateway_system_cpus)
+
+    @property
+    def rss_idle(self) -> int:
+        return sum(self.rss_idles)
+
+    @property
+    def rss_connected(self) -> int:
+        return sum(self.rss_connecteds)
+
+    @property
+    def rss_streaming(self) -> int:
+        """The sum of each gateway's peak while streaming."""
+        return sum(self.rss_streamings)
+
+    @property
     def bytes_per_connection(self) -> float:
-        """Gateway RSS per live socket while streaming, over its RSS before any socket."""
+        """Gateway RSS (all processes) per live socket while streaming, over their RSS before
+        any socket."""
         sockets = self.opened + self.watchers_opened
         return (self.rss_streaming - self.rss_idle) / sockets if sockets else float("nan")
 
@@ -837,14 +887,21 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def create_sessions(system: BenchSystem, count: int, *, concurrency: int = 16) -> list[str]:
-    """``count`` sessions through the REST API, a few requests at a time."""
+    """``count`` sessions through the REST API, a few requests at a time; session n through
+    gateway n mod K (where its socket will go too)."""
     limit = asyncio.Semaphore(concurrency)
     headers = {"Authorization": f"Bearer {system.api_key}"}
-    async with httpx.AsyncClient(base_url=system.gateway_url, headers=headers, timeout=60) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, headers=headers, timeout=60)
+            )
+            for url in system.gateway_urls or [system.gateway_url]
+        ]
 
         async def one(number: int) -> str:
             async with limit:
-                answer = await http.post(
+                answer = await clients[number % len(clients)].post(
                     "/api/sessions", json={"title": f"load {number}", "language": "en"}
                 )
                 answer.raise_for_status()
@@ -860,11 +917,12 @@ def _plans(system: BenchSystem, load: LoadSettings, sessions: list[str]) -> list
     watched = sessions[: load.watchers]
     return [
         GeneratorPlan(
-            gateway_url=system.gateway_url,
+            gateway_urls=system.gateway_urls or [system.gateway_url],
             api_key=system.api_key,
             sessions=sessions[bounds[g] : bounds[g + 1]],
             watched=watched[len(watched) * g // count : len(watched) * (g + 1) // count],
             first_index=bounds[g],
+            first_watched=len(watched) * g // count,
             total=len(sessions),
             frame_ms=load.frame_ms,
             frames=load.frames,
@@ -1026,7 +1084,7 @@ def profile_summary(path: Path, top: int = 25) -> list[str]:
 def gateway_load_run(
     system: BenchSystem, load: LoadSettings, *, profile: Path | None = None
 ) -> GatewayLoadFigures:
-    """One run on a running system (a gateway started with ``load.gateway_env()``)."""
+    """One run on a running system (its gateways started with ``load.gateway_env()``)."""
     sessions = asyncio.run(create_sessions(system, load.connections))
     probe = _Probe(system)
     publisher = _ResultsPublisher(system)
@@ -1043,9 +1101,7 @@ def gateway_load_run(
         timeline = _Timeline.starting(audio_at, load)
         encoded = _encode_results(sessions, load, audio_at)
         _go(generators, audio_at, timeline.close_by)
-        sampler = _WindowSampler(
-            probe, system.gateway_pid, timeline.window_start, timeline.window_end, profile
-        )
+        sampler = _WindowSampler(probe, timeline.window_start, timeline.window_end, profile)
         sampler.start()
         publisher.publish_at_due(encoded)
         time.sleep(max(0.0, timeline.complete_at - time.time()))
@@ -1071,7 +1127,7 @@ def gateway_load_run(
 def _figures(
     load: LoadSettings,
     report: GeneratorReport,
-    snapshots: tuple[Snapshot, Snapshot, Snapshot, Snapshot, int],
+    snapshots: tuple[Snapshot, Snapshot, Snapshot, Snapshot, list[int]],
     lateness_ms: list[float],
     profile: list[str],
 ) -> GatewayLoadFigures:
@@ -1101,8 +1157,8 @@ def _figures(
         audio_sent_ms=report.frames_sent * load.frame_ms,
         audio_acknowledged_ms=report.audio_acknowledged_ms,
         end_to_ended_ms=report.end_to_ended_ms,
-        gateway_cpu=(last.gateway_cpu_s - first.gateway_cpu_s) / window,
-        gateway_system_cpu=(last.gateway_system_s - first.gateway_system_s) / window,
+        gateway_cpus=_rates(first.gateway_cpu_s, last.gateway_cpu_s, window),
+        gateway_system_cpus=_rates(first.gateway_system_s, last.gateway_system_s, window),
         generators_cpu=(last.generators_cpu_s - first.generators_cpu_s) / window,
         publisher_cpu=(last.publisher_cpu_s - first.publisher_cpu_s) / window,
         broker_cpu=(last.broker_cpu_s - first.broker_cpu_s) / window
@@ -1110,17 +1166,24 @@ def _figures(
         else float("nan"),
         machine_cpu=machine_share * cores,
         machine_cores=cores,
-        rss_idle=idle.gateway_rss,
-        rss_connected=connected.gateway_rss,
-        rss_streaming=max(rss_peak, last.gateway_rss),
+        rss_idles=list(idle.gateway_rss),
+        rss_connecteds=list(connected.gateway_rss),
+        rss_streamings=[max(pair) for pair in zip(rss_peak, last.gateway_rss, strict=True)],
         profile=profile,
     )
 
 
+def _rates(first: tuple[float, ...], last: tuple[float, ...], seconds: float) -> list[float]:
+    return [(end - start) / seconds for start, end in zip(first, last, strict=True)]
+
+
 def gateway_load(load: LoadSettings, *, profile: Path | None = None) -> GatewayLoadFigures:
-    """Kafka, PostgreSQL and one gateway (no pipeline, no projector), and one run on them."""
+    """Kafka, PostgreSQL and ``load.gateways`` gateways (no pipeline, no projector), and one
+    run on them."""
     _raise_open_files_limit()
-    with running_system(load.gateway_env(), pipeline_workers=0, projector=False) as system:
+    with running_system(
+        load.gateway_env(), pipeline_workers=0, projector=False, gateways=load.gateways
+    ) as system:
         return gateway_load_run(system, load, profile=profile)
 
 
@@ -1139,6 +1202,11 @@ def _codes(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} x {code}" for code, n in sorted(counts.items())) or "none"
 
 
+def _each(values: list[float], style: str) -> str:
+    """Per gateway process: ``0.81 + 0.80``."""
+    return " + ".join(style.format(value) for value in values)
+
+
 def _ms(values: list[float]) -> str:
     return f"p50 {_percentile(values, 50):.0f} ms  p99 {_percentile(values, 99):.0f} ms"
 
@@ -1150,6 +1218,7 @@ def gateway_load_rows(figures: GatewayLoadFigures) -> list[tuple[str, str]]:
     mb = 1024 * 1024
     latencies = figures.latency_ms + figures.watcher_latency_ms
     others = {code: n for code, n in figures.closes.items() if code != "1000"}
+    several = len(figures.gateway_cpus) > 1
     return [
         (
             f"gateway: {load.describe()}",
@@ -1174,16 +1243,23 @@ def gateway_load_rows(figures: GatewayLoadFigures) -> list[tuple[str, str]]:
             f" {load.results_per_s:g}/s a session)",
         ),
         (
-            "  gateway CPU",
-            f"{figures.gateway_cpu:.2f} core ({figures.kernel_share:.0%} in the kernel),"
+            "  gateway CPU" + (", all processes" if several else ""),
+            f"{figures.gateway_cpu:.2f} core ("
+            + (f"{_each(figures.gateway_cpus, '{:.2f}')}; " if several else "")
+            + f"{figures.kernel_share:.0%} in the kernel),"
             f" {figures.cpu_us_per_chunk:,.0f} us a chunk accepted",
         ),
         (
-            "  gateway memory",
+            "  gateway memory" + (", all processes" if several else ""),
             f"{figures.bytes_per_connection / 1024:.0f} KB a connection streaming"
             f" ({figures.idle_bytes_per_connection / 1024:.0f} KB open and silent); RSS"
             f" {figures.rss_idle / mb:.0f} MB before the sockets,"
-            f" {figures.rss_streaming / mb:.0f} MB at most while streaming",
+            f" {figures.rss_streaming / mb:.0f} MB at most while streaming"
+            + (
+                f" ({_each([r / mb for r in figures.rss_streamings], '{:.0f}')} MB)"
+                if several
+                else ""
+            ),
         ),
         (
             "  CPU besides: generators, publisher, broker",
@@ -1215,6 +1291,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--results-per-s", type=float, default=defaults.results_per_s)
     parser.add_argument("--watchers", type=int, default=defaults.watchers)
     parser.add_argument("--generators", type=int, default=defaults.generators)
+    parser.add_argument(
+        "--gateways", type=int, default=defaults.gateways, help="gateway processes (round-robin)"
+    )
     parser.add_argument("--no-compression", action="store_true")
     parser.add_argument("--ramp", type=float, default=defaults.ramp_per_s, help="handshakes/s")
     parser.add_argument("--profile", type=Path, help="py-spy the gateway into this file")
@@ -1239,6 +1318,7 @@ def main() -> None:
         generators=arguments.generators,
         compression=not arguments.no_compression,
         ramp_per_s=arguments.ramp,
+        gateways=arguments.gateways,
     )
     figures = gateway_load(load, profile=arguments.profile)
     print()

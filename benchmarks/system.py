@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
 from livetranslate_common.catalogue import CATALOGUE
-from livetranslate_common.devstack.processes import free_port
+from livetranslate_common.devstack.processes import ManagedProcess, free_port
 from livetranslate_common.devstack.services import (
     gateway_process,
     pipeline_process,
@@ -32,6 +32,7 @@ from livetranslate_gateway.keys import issue_key_for
 
 @dataclass(frozen=True, slots=True)
 class BenchSystem:
+    # The first gateway (of ``gateway_urls``): what a benchmark of the rest of the system uses.
     gateway_url: str
     # The pipeline workers' web servers (/health, /metrics) and processes.
     pipeline_urls: list[str]
@@ -41,8 +42,11 @@ class BenchSystem:
     log_dir: Path
     # A key of the tenant the benchmarks act for.
     api_key: str
-    # The gateway's process (its CPU and memory, for the gateway's own benchmark).
+    # The first gateway's process (its CPU and memory, for the gateway's own benchmark).
     gateway_pid: int = 0
+    # Every gateway process (``running_system(gateways=K)``) and its URL, the first first.
+    gateway_urls: list[str] = field(default_factory=list)
+    gateway_pids: list[int] = field(default_factory=list)
 
 
 @contextmanager
@@ -52,11 +56,16 @@ def running_system(
     pipeline_workers: int = 1,
     reprocessing: bool = False,
     projector: bool = True,
+    gateways: int = 1,
 ) -> Iterator[BenchSystem]:
     """The system, its services configured by ``settings`` (environment variables) on top;
     ``pipeline_workers`` processes share the pipeline's partitions (one consumer group; 0:
     none); ``reprocessing`` adds the reprocessing worker; ``projector=False`` leaves the
-    projector out (with no pipeline either: the gateway alone on Kafka and PostgreSQL)."""
+    projector out (with no pipeline either: the gateway alone on Kafka and PostgreSQL);
+    ``gateways`` processes serve the API side by side, each on its own port (stateless
+    apart from PostgreSQL: any of them takes any session, and each tails every result)."""
+    if gateways < 1:
+        raise ValueError("a system needs at least one gateway")
     infrastructure = TestInfrastructure("local")
     infrastructure.prepare("kafka", "postgres")
     bootstrap = infrastructure.get("kafka").address
@@ -80,42 +89,48 @@ def running_system(
         for index, port in enumerate(ports)
     ]
     projectors = [projector_process(log_dir, web_port=free_port(), env=env)] if projector else []
-    gateway = gateway_process(log_dir, port=free_port(), env=env)
+    # One gateway keeps its usual log name; several are gateway0, gateway1, ...
+    gateway_processes = [
+        gateway_process(
+            log_dir, port=free_port(), env=env, name="gateway" if gateways == 1 else f"gateway{i}"
+        )
+        for i in range(gateways)
+    ]
     extra = [reprocess_process(log_dir, web_port=free_port(), env=env)] if reprocessing else []
     try:
-        for process in extra:
-            process.start(wait=False)
-        for pipeline in pipelines:
-            pipeline.start(wait=False)
-        for process in projectors:
-            process.start(wait=False)
-        gateway.start(wait=False)
-        gateway.wait_ready(timeout=60)
-        for process in projectors:
-            process.wait_ready(timeout=60)
-        for pipeline in pipelines:
-            pipeline.wait_ready(timeout=120)
-        for process in extra:
-            process.wait_ready(timeout=60)
+        # Started in this order, then awaited in the reverse one (each with its timeout).
+        _start_all(
+            [(extra, 60.0), (pipelines, 120.0), (projectors, 60.0), (gateway_processes, 60.0)]
+        )
         names = {spec.name: spec.full_name(prefix) for spec in CATALOGUE}
+        gateway_urls = [gateway.url or "" for gateway in gateway_processes]
+        gateway_pids = [gateway.pid or 0 for gateway in gateway_processes]
         yield BenchSystem(
-            gateway_url=gateway.url or "",
+            gateway_url=gateway_urls[0],
             pipeline_urls=[f"http://127.0.0.1:{port}" for port in ports],
             pipeline_pids=[pipeline.pid or 0 for pipeline in pipelines],
             topics=KafkaTopics(bootstrap, prefix, names),
             database_url=database_url,
             log_dir=log_dir,
             api_key=issue_key_for(database_url, tenant_id="bench", name="benchmarks"),
-            gateway_pid=gateway.pid or 0,
+            gateway_pid=gateway_pids[0],
+            gateway_urls=gateway_urls,
+            gateway_pids=gateway_pids,
         )
     finally:
-        for process in extra:
+        for process in [*extra, *gateway_processes, *projectors, *pipelines]:
             process.stop()
-        gateway.stop()
-        for process in projectors:
-            process.stop()
-        for pipeline in pipelines:
-            pipeline.stop()
         existing = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
         delete_topics(bootstrap, [name for name in existing if name.startswith(prefix)])
         infrastructure.close()
+
+
+def _start_all(groups: list[tuple[list[ManagedProcess], float]]) -> None:
+    """Start every process of the groups in order, then wait for them the other way round,
+    each group for up to its timeout (seconds)."""
+    for processes, _ in groups:
+        for process in processes:
+            process.start(wait=False)
+    for processes, timeout in reversed(groups):
+        for process in processes:
+            process.wait_ready(timeout=timeout)
