@@ -30,6 +30,7 @@ from livetranslate_common.envelope import new_event
 from livetranslate_common.runs import LIVE_RUN
 from livetranslate_common.serde import encode_event, encode_key
 from livetranslate_common.testing.fixtures import KafkaTopics
+from livetranslate_gateway.keys import issue_key_for
 from livetranslate_gateway.main import create_app
 from livetranslate_schemas.events import (
     Envelope,
@@ -73,7 +74,9 @@ def gateway(
     workers: list[ManagedProcess], database: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     monkeypatch.setenv("GATEWAY_ANALYTICS_URL", _url(workers[0]))
-    with TestClient(create_app()) as client:
+    # An operator's key: the hourly figures are across tenants.
+    key = issue_key_for(database, tenant_id="analytics-tests", name="tests", operator=True)
+    with TestClient(create_app(), headers={"Authorization": f"Bearer {key}"}) as client:
         yield client
 
 
