@@ -114,6 +114,11 @@ async def hop_probe(client: GatewayClient, system: BenchSystem) -> tuple[list[fl
     for _ in range(HOP_PROBES):
         session_id = (await client.create_session(title="probe"))["session_id"]
         async with client.results(session_id) as results:
+            # The socket first reads the session's history from the log: the hop is timed
+            # from when it is live (caught_up), as a client that joined before the audio.
+            async for message in results:
+                if message["type"] == "caught_up":
+                    break
             await client.upload_audio(session_id, quiet)
             async for message in results:
                 if message["type"] == "session_completed":
