@@ -19,8 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
-from livetranslate_common.errors import SerdeError
-from livetranslate_common.serde import decode_event
+from livetranslate_common.session_log import first_offset_at, keyed_events
 from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded
 
 log = logging.getLogger(__name__)
@@ -87,30 +86,17 @@ class SessionAudioReader:
         self, consumer: AIOKafkaConsumer, partition: int, key: bytes, since: datetime | None
     ) -> AsyncIterator[SessionEvent]:
         ref = TopicPartition(self._topic, partition)
-        consumer.assign([ref])
         end = (await consumer.end_offsets([ref]))[ref]
         start = (await consumer.beginning_offsets([ref]))[ref]
         if since is not None:
-            moment = int((since - SEEK_SLACK).timestamp() * 1000)
-            found = (await consumer.offsets_for_times({ref: moment}))[ref]
-            # None: nothing was written at or after that moment.
-            start = found.offset if found is not None else end
-        consumer.seek(ref, start)
-        position = start
-        while position < end:
-            batch = await consumer.getmany(ref, timeout_ms=1000, max_records=_FETCH_RECORDS)
-            for record in batch.get(ref, []):
-                position = record.offset + 1
-                if record.offset >= end:
-                    return
-                if record.key != key or record.value is None:
-                    continue
-                try:
-                    payload = decode_event(record.value).payload
-                except SerdeError:
-                    continue  # the live pipeline dead-lettered it already
-                if isinstance(payload, AudioChunkReceived):
-                    yield payload
-                elif isinstance(payload, AudioStreamEnded):
-                    yield payload
-                    return
+            start = await first_offset_at(consumer, ref, since - SEEK_SLACK)
+        events = keyed_events(
+            consumer, ref, key, start=start, end=end, fetch_records=_FETCH_RECORDS
+        )
+        async for _, envelope in events:
+            payload = envelope.payload
+            if isinstance(payload, AudioChunkReceived):
+                yield payload
+            elif isinstance(payload, AudioStreamEnded):
+                yield payload
+                return

@@ -21,8 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from livetranslate_common.catalogue import AUDIO_RESULTS
-from livetranslate_common.errors import SerdeError
-from livetranslate_common.serde import decode_event
+from livetranslate_common.session_log import first_offset_at, keyed_events
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.result_fanout import ResultRecord
 
@@ -70,36 +69,24 @@ class HistoryReader:
 
     async def first_at(self, partition: int, when: datetime) -> Position:
         """The first position of the partition stamped at or after ``when``."""
-        tp = TopicPartition(self._topic, partition)
-        found = await self._consumer.offsets_for_times({tp: int(when.timestamp() * 1000)})
-        if found.get(tp) is None:
-            return await self.end_of(partition)
-        return Position(partition, found[tp].offset)
+        ref = TopicPartition(self._topic, partition)
+        return Position(partition, await first_offset_at(self._consumer, ref, when))
 
     async def replay(
         self, session_id: str, start: Position, end: Position
     ) -> AsyncIterator[ResultRecord]:
         """The session's results from ``start`` up to (not including) ``end``, in order."""
-        if start.offset >= end.offset:
-            return
-        tp = TopicPartition(self._topic, start.partition)
-        self._consumer.assign([tp])
-        self._consumer.seek(tp, start.offset)
-        key = session_id.encode()
-        while True:
-            batches = await self._consumer.getmany(tp, timeout_ms=1000, max_records=_FETCH_RECORDS)
-            for record in batches.get(tp, []):
-                if record.offset >= end.offset:
-                    return
-                if record.key != key or record.value is None:
-                    continue
-                try:
-                    envelope = decode_event(record.value)
-                except SerdeError:
-                    continue  # the live path skips it too (and logs it)
-                yield ResultRecord(record.partition, record.offset, envelope)
-            if await self._consumer.position(tp) >= end.offset:
-                return
+        ref = TopicPartition(self._topic, start.partition)
+        events = keyed_events(
+            self._consumer,
+            ref,
+            session_id.encode(),
+            start=start.offset,
+            end=end.offset,
+            fetch_records=_FETCH_RECORDS,
+        )
+        async for offset, envelope in events:
+            yield ResultRecord(start.partition, offset, envelope)
 
 
 class ResultHistory:
