@@ -14,7 +14,14 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
 from livetranslate_common import topics as topics_module
-from livetranslate_common.catalogue import AUDIO_INGEST, CATALOGUE, CONFIG_SYNC, MONITORING
+from livetranslate_common.catalogue import (
+    AUDIO_INGEST,
+    AUDIO_RESULTS,
+    CATALOGUE,
+    CONFIG_SYNC,
+    MONITORING,
+    topic_for_event,
+)
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.topics import (
@@ -23,6 +30,18 @@ from livetranslate_common.topics import (
     delete_topics,
     ensure_topics,
 )
+
+
+def test_every_event_is_published_on_the_first_topic_that_carries_it() -> None:
+    events = {event for spec in CATALOGUE for event in spec.events}
+    for event in events:
+        first = next(spec for spec in CATALOGUE if event in spec.events)
+        assert topic_for_event(event) is first
+    # The one event on two topics: a request on audio-ingest, echoed onto audio-results.
+    assert AUDIO_RESULTS.events.count("SpeakerNamesUpdated") == 1
+    assert topic_for_event("SpeakerNamesUpdated") is AUDIO_INGEST
+    with pytest.raises(KeyError, match="NoSuchEvent"):
+        topic_for_event("NoSuchEvent")
 
 
 def _topic_configs(admin: AdminClient, name: str) -> dict[str, str]:
