@@ -32,6 +32,7 @@ from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.topic_reader import read_topic
 from livetranslate_common.topics import ensure_topics
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
+from livetranslate_gateway.adapters.stream_sender import StreamSender
 from livetranslate_gateway.client import GatewayClient, LiveStreamError
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.live_stream import (
@@ -332,3 +333,104 @@ def test_time_the_gateway_stalls_for_kafka_does_not_count_as_a_flood() -> None:
         flooding.on_message(3.0 + i * 1e-4)
     with pytest.raises(LiveProtocolError, match="messages per second"):
         flooding.on_message(3.0 + 20e-4)
+
+
+# --------------------------------------------------------------------------- the stream sender
+
+
+def _chunks(session_id: str, count: int) -> list[AudioChunkReceived]:
+    chunk = sample_of(AudioChunkReceived)
+    return [
+        dataclasses.replace(
+            chunk,
+            session_id=session_id,
+            seq=seq,
+            chunk_id=f"{session_id}:{seq:08d}",
+            num_samples=1600 + seq,
+        )
+        for seq in range(count)
+    ]
+
+
+async def test_the_stream_sender_counts_what_kafka_has_and_ends_after_every_chunk(
+    topics: KafkaTopics,
+) -> None:
+    publisher = EventPublisher(KafkaSettings())
+    await publisher.start()
+    try:
+        sender = StreamSender(
+            publisher, "sent", trace_id="a" * 32, max_in_flight=4, max_wait_s=30.0
+        )
+        chunks = _chunks("sent", 20)
+        for chunk in chunks:
+            await sender.wait_for_room()
+            assert sender.room_left()
+            await sender.send_chunk(chunk)
+        end = AudioStreamEnded(
+            session_id="sent", last_seq=19, total_chunks=20, total_samples=0, reason="completed"
+        )
+        async with asyncio.timeout(30):
+            envelope = await sender.send_end(end)
+        assert envelope.payload == end
+        # The end's report comes after every chunk's: all of them are counted by now.
+        assert sender.acknowledged_chunks == 20
+        assert sender.acknowledged_samples == sum(c.num_samples for c in chunks)
+        assert sender.failure is None
+        sender.close()
+    finally:
+        await publisher.stop()
+    events = _ingested(topics, "sent")
+    assert [e.payload for e in events] == [*chunks, end]
+
+
+async def test_the_stream_sender_holds_a_bounded_number_then_fails_when_kafka_stays_away(
+    broker: LocalKafka, topics: KafkaTopics
+) -> None:
+    publisher = EventPublisher(KafkaSettings())
+    await publisher.start()
+    chunks = _chunks("held", 12)
+    try:
+        sender = StreamSender(publisher, "held", trace_id="b" * 32, max_in_flight=5, max_wait_s=2.0)
+        for chunk in chunks[:3]:
+            await sender.send_chunk(chunk)
+        async with asyncio.timeout(30):
+            while sender.acknowledged_chunks < 3:
+                await asyncio.sleep(0.01)
+        await asyncio.to_thread(broker.stop)
+        began = time.monotonic()
+        sent = 3
+
+        async def send_the_rest() -> None:
+            nonlocal sent
+            for chunk in chunks[3:]:
+                await sender.wait_for_room()
+                await sender.send_chunk(chunk)
+                sent += 1
+
+        # (A hang would be cut at 20 s: the figure below then fails the test.)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(send_the_rest(), 20)
+        waited = time.monotonic() - began
+        # Room for five unacknowledged chunks, then the reader waited until the deadline.
+        assert sent == 8
+        assert 2.0 <= waited < 10.0
+        assert isinstance(sender.failure, TimeoutError)
+        assert (sender.acknowledged_chunks, sender.acknowledged_samples) == (
+            3,
+            sum(c.num_samples for c in chunks[:3]),
+        )
+        assert sender.failed.done()
+        with pytest.raises(TimeoutError):
+            await sender.send_chunk(chunks[8])
+        with pytest.raises(TimeoutError):
+            await sender.send_end(
+                AudioStreamEnded(
+                    session_id="held", last_seq=8, total_chunks=9, total_samples=0, reason="x"
+                )
+            )
+        sender.close()
+    finally:
+        await asyncio.to_thread(broker.start)
+        await publisher.stop()
+    # The producer kept the chunks it was handed and delivered them once the broker was back.
+    assert [e.payload for e in _ingested(topics, "held")] == chunks[:8]

@@ -12,7 +12,7 @@ import pytest
 import soxr
 
 from livetranslate_common.pcm import float_to_pcm16, pcm16_to_float
-from livetranslate_gateway.core.chunking import SessionAudioContext, chunk_event
+from livetranslate_gateway.core.chunking import SessionAudioContext, pcm_chunk_event
 from livetranslate_gateway.core.live_stream import (
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
@@ -65,7 +65,7 @@ def test_streaming_resampling_equals_one_shot(
     pcm = float_to_pcm16(audio.reshape(-1))
     resampler = MonoResampler(rate, channels)
     parts = [resampler.push(frame) for frame in _odd_frames(pcm, 2 * channels, rng)]
-    streamed = np.concatenate([*parts, resampler.flush()])
+    streamed = pcm16_to_float(np.concatenate([*parts, resampler.flush()]).tobytes())
 
     mono = pcm16_to_float(pcm).reshape(-1, channels).mean(axis=1, dtype=np.float32)
     one_shot = soxr.resample(mono, rate, 16_000)
@@ -73,6 +73,8 @@ def test_streaming_resampling_equals_one_shot(
     n = min(len(streamed), len(one_shot))
     # Same filter, same alignment: no clicks or shifts at the frames' boundaries.
     np.testing.assert_allclose(streamed[:n], one_shot[:n], atol=2e-3)
+    # The output is PCM16, as it is published.
+    assert parts[0].dtype == np.int16
     assert len(streamed) == pytest.approx(len(mono) * 16_000 / rate, abs=2)
 
 
@@ -80,7 +82,7 @@ def test_16k_mono_passes_through_exactly(rng: np.random.Generator) -> None:
     pcm = float_to_pcm16(_tone(16_000, 0.5, 1, rng))
     resampler = MonoResampler(16_000, 1)
     out = np.concatenate([resampler.push(f) for f in _odd_frames(pcm, 2, rng)])
-    assert float_to_pcm16(out) == pcm
+    assert out.tobytes() == pcm
     assert len(resampler.flush()) == 0
 
 
@@ -89,14 +91,14 @@ def test_stereo_is_mixed_to_mono_before_resampling() -> None:
     right = np.full(1600, -0.25, dtype=np.float32)
     pcm = float_to_pcm16(np.stack([left, right], axis=1).reshape(-1))
     out = MonoResampler(16_000, 2).push(pcm)
-    np.testing.assert_allclose(out, 0.125, atol=1e-4)
+    np.testing.assert_allclose(out, 0.125 * 32768, atol=2)
 
 
 # --------------------------------------------------------------------------- chunking
 
 
 def test_chunks_have_fixed_boundaries_whatever_the_pushes(rng: np.random.Generator) -> None:
-    samples = rng.uniform(-0.5, 0.5, 16_000 * 3 + 777).astype(np.float32)
+    samples = rng.integers(-16_000, 16_000, 16_000 * 3 + 777, dtype=np.int16)
     cutter = ChunkCutter(3200)
     chunks, position = [], 0
     while position < len(samples):
@@ -119,7 +121,7 @@ def test_chunks_have_fixed_boundaries_whatever_the_pushes(rng: np.random.Generat
 def test_capture_time_follows_the_clients_clock_when_given() -> None:
     cutter = ChunkCutter(3200, capture_origin=T0)
     cutter.frame(0.0, received_at=T0 + timedelta(seconds=30))
-    chunks = cutter.push(np.zeros(3200 * 3, dtype=np.float32))
+    chunks = cutter.push(np.zeros(3200 * 3, dtype=np.int16))
     assert [c.capture_time for c in chunks] == [
         T0,
         T0 + timedelta(milliseconds=200),
@@ -133,7 +135,7 @@ def test_capture_time_is_the_receive_time_of_the_frame_holding_the_first_sample(
     chunks = []
     for position, received_at in [(0, t1), (2000, t2), (4000, t3)]:
         cutter.frame(position, received_at=received_at)
-        chunks += cutter.push(np.zeros(2000, dtype=np.float32))
+        chunks += cutter.push(np.zeros(2000, dtype=np.int16))
     chunks += cutter.flush()
     first, last = chunks
     # The second frame completed the first chunk, but its first sample came with the first.
@@ -151,7 +153,7 @@ def test_clock_marks_date_the_chunks_from_their_first_sample_on() -> None:
     for frame in range(25):  # 40 ms frames of 640 samples
         mark = {0: t1, 12: t2}.get(frame)
         cutter.frame(frame * 640, received_at=received, capture_time=mark)
-        chunks += cutter.push(np.zeros(640, dtype=np.float32))
+        chunks += cutter.push(np.zeros(640, dtype=np.int16))
     # The second mark (sample 7680) is within chunk 2 (6400..9599): it dates chunk 3 on.
     assert [c.capture_time for c in chunks] == [
         t1,
@@ -167,10 +169,10 @@ def test_clock_marks_override_the_start_and_the_receive_times() -> None:
     received = [T0 + timedelta(seconds=s) for s in range(4)]
     cutter.frame(0, received_at=received[0])
     cutter.frame(3200, received_at=received[1])
-    chunks = cutter.push(np.zeros(6400, dtype=np.float32))
+    chunks = cutter.push(np.zeros(6400, dtype=np.int16))
     cutter.frame(6400, received_at=received[2], capture_time=T0)
     cutter.frame(9600, received_at=received[3])
-    chunks += cutter.push(np.zeros(6400, dtype=np.float32))
+    chunks += cutter.push(np.zeros(6400, dtype=np.int16))
     # No client clock before sample 6400: receive times; then the client's clock, running.
     assert [c.capture_time for c in chunks] == [
         received[0],
@@ -240,9 +242,9 @@ def test_live_state_counts_and_chunk_events(rng: np.random.Generator) -> None:
         processing_flags=ProcessingFlags(translate_to=["es"]),
     )
     events = [
-        chunk_event(
+        pcm_chunk_event(
             context,
-            c.samples,
+            c.samples.tobytes(),
             seq=c.seq,
             sample_offset=c.sample_offset,
             capture_time=c.capture_time,

@@ -13,6 +13,8 @@ then bumps the producer's epoch itself, so later events of the partition go thro
 idempotent producer that kept the failed sequence numbers would be refused for ever). Should
 the producer still hit a fatal error, it is replaced by a fresh one before the next send.
 ``publish`` simply waits for the deliveries: bounding that wait is the caller's business.
+``send`` hands over one event and reports its delivery to a callback, for callers that
+count deliveries themselves (a live stream: no future or task switch per chunk).
 
 Deliveries are reported by librdkafka's ``poll``, which the publisher calls on the event
 loop every few milliseconds: its callbacks then run on the loop's thread. (A thread of its
@@ -26,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -49,6 +51,10 @@ METADATA_TIMEOUT_S = 2.0
 QUEUE_FULL_RETRY_S = 0.05
 #: How often deliveries are collected: at most this is added to a publish's wait.
 POLL_INTERVAL_S = 0.005
+
+
+#: Told, on the event loop, how the delivery of one event ended: None once the broker has it.
+OnDelivery = Callable[[KafkaError | None], None]
 
 
 class DeliveryError(Exception):
@@ -74,6 +80,8 @@ class EventPublisher:
             "logger": log,
         }
         self._producer = Producer(self._config)
+        # The topic of each event type, prefix included (looked up once per type).
+        self._topics: dict[str, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -113,8 +121,6 @@ class EventPublisher:
         timeout); cancelling the wait leaves the events already handed over to be delivered
         when the broker is back.
         """
-        if self._fatal:
-            await self._replace()
         events = list(payloads)
         if not events:
             return []
@@ -124,24 +130,39 @@ class EventPublisher:
         deliveries = _Deliveries(asyncio.get_running_loop(), len(events))
         # Without an explicit trace, events join the trace of the request being served.
         trace_id = trace_id or trace_id_var.get()
-        envelopes = []
-        encoded_key = encode_key(key)
-        for payload in events:
-            envelope = new_event(payload, source=SOURCE, trace_id=trace_id)
-            topic = self._settings.topic(topic_for_event(envelope.event_type).name)
-            await self._produce(topic, encode_event(envelope), encoded_key, deliveries)
-            envelopes.append(envelope)
+        envelopes = [
+            await self.send(key, payload, trace_id=trace_id, on_delivery=deliveries.settled)
+            for payload in events
+        ]
         await deliveries.all_done
         return envelopes
 
-    async def _produce(self, topic: str, value: bytes, key: bytes, deliveries: _Deliveries) -> None:
+    async def send(
+        self, key: str, payload: EventPayload, *, trace_id: str | None, on_delivery: OnDelivery
+    ) -> Envelope:
+        """Hand one event to the producer; ``on_delivery(None)`` runs on the event loop once
+        the broker has it, ``on_delivery(error)`` if it refused it or it timed out.
+
+        Events sent under one key reach the broker, and their reports the caller, in the
+        order they were sent. Returns at once unless the producer's queue is full (the
+        broker away for long): then it waits for room. Nothing is sent if it raises.
+        """
+        if self._fatal:
+            await self._replace()
+        envelope = new_event(payload, source=SOURCE, trace_id=trace_id)
+        topic = self._topics.get(envelope.event_type)
+        if topic is None:
+            topic = self._settings.topic(topic_for_event(envelope.event_type).name)
+            self._topics[envelope.event_type] = topic
+        value, encoded_key = encode_event(envelope), encode_key(key)
+
         def report(error: KafkaError | None, _message: Message) -> None:
-            self._report(deliveries, error)
+            self._report(on_delivery, error)
 
         while True:
             try:
-                self._producer.produce(topic, value, key, on_delivery=report)
-                return
+                self._producer.produce(topic, value, encoded_key, on_delivery=report)
+                return envelope
             except BufferError:
                 # librdkafka's queue is full (the broker has been away a while): wait for
                 # room rather than hold more here.
@@ -154,19 +175,19 @@ class EventPublisher:
             self._producer.poll(0)
             await asyncio.sleep(POLL_INTERVAL_S)
 
-    def _report(self, deliveries: _Deliveries, error: KafkaError | None) -> None:
+    def _report(self, on_delivery: OnDelivery, error: KafkaError | None) -> None:
         if threading.get_ident() != self._loop_thread and self._loop is not None:
             # Served by stop()'s flush, on its thread.
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                self._loop.call_soon_threadsafe(self._settle, deliveries, error)
+                self._loop.call_soon_threadsafe(self._settle, on_delivery, error)
             return
-        self._settle(deliveries, error)
+        self._settle(on_delivery, error)
 
-    def _settle(self, deliveries: _Deliveries, error: KafkaError | None) -> None:
+    def _settle(self, on_delivery: OnDelivery, error: KafkaError | None) -> None:
         if error is not None and error.fatal() and not self._fatal:
             log.warning("the Kafka producer failed (%s): it is replaced", error)
             self._fatal = True
-        deliveries.settled(error)
+        on_delivery(error)
 
     async def _replace(self) -> None:
         async with self._replacing:

@@ -77,7 +77,26 @@ def chunk_event(
     audio_config: AudioConfig | None = None,
 ) -> AudioChunkReceived:
     """One chunk of 16 kHz mono audio starting at ``sample_offset`` in the session's clock."""
-    audio = float_to_pcm16(samples)
+    return pcm_chunk_event(
+        context,
+        float_to_pcm16(samples),
+        seq=seq,
+        sample_offset=sample_offset,
+        capture_time=capture_time,
+        audio_config=audio_config,
+    )
+
+
+def pcm_chunk_event(
+    context: SessionAudioContext,
+    audio: bytes,
+    *,
+    seq: int,
+    sample_offset: int,
+    capture_time: datetime | None = None,
+    audio_config: AudioConfig | None = None,
+) -> AudioChunkReceived:
+    """As :func:`chunk_event`, from the chunk's PCM16 bytes."""
     return AudioChunkReceived(
         session_id=context.session_id,
         chunk_id=chunk_id(context.session_id, seq),

@@ -73,6 +73,7 @@ from livetranslate_gateway.adapters.result_fanout import (
     Subscription,
 )
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
+from livetranslate_gateway.adapters.stream_sender import StreamSender
 from livetranslate_gateway.adapters.translation_targets import (
     TranslationTargetChanges,
     translation_targets_of,
@@ -84,7 +85,7 @@ from livetranslate_gateway.api.routes.sessions import session_audio_context
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_gateway.core.chunking import (
     SessionAudioContext,
-    chunk_event,
+    pcm_chunk_event,
     stream_end_event,
 )
 from livetranslate_gateway.core.errors import SessionNotFoundError
@@ -110,7 +111,7 @@ from livetranslate_gateway.core.live_stream import (
 )
 from livetranslate_gateway.core.tracing import trace_id_from_traceparent
 from livetranslate_gateway.core.upload_decoding import TARGET_SAMPLE_RATE
-from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded, Envelope, SourceType
+from livetranslate_schemas.events import AudioChunkReceived, Envelope, SourceType
 
 log = logging.getLogger(__name__)
 
@@ -231,17 +232,13 @@ class _LiveStream:
         self._unfinished = unfinished
         self._leases = leases
         self._send_lock = asyncio.Lock()
-        # Chunks handed to the publishing task but not yet acknowledged by Kafka: bounded.
-        self._in_flight = asyncio.Semaphore(settings.live_max_chunks_in_flight)
-        self._outbox: asyncio.Queue[AudioChunkReceived | AudioStreamEnded] = asyncio.Queue()
         # Chunks cut from the last frame, not yet handed over (at most one frame's worth).
         self._unsent: collections.deque[CutChunk] = collections.deque()
         self._audio: LiveAudioState | None = None
+        self._audio_config = context.chunk_audio_config()
         self._pacer: Pacer | None = None
-        self._publishing: asyncio.Task[Envelope] | None = None
-        # What Kafka has acknowledged: the first chunks of the stream, in order.
-        self._acknowledged_chunks = 0
-        self._acknowledged_samples = 0
+        # Once the stream started: its chunks and end on their way to Kafka.
+        self._sender: StreamSender | None = None
         self._finished = False
         self._closed = False
         # Translation target changes applied (to tell a stale read from a newer notice).
@@ -306,10 +303,17 @@ class _LiveStream:
                 )
             )
             return
-        self._leases.hold(
-            self._session_id, lambda: (self._acknowledged_chunks, self._acknowledged_samples)
-        )
         settings = self._settings
+        sender = StreamSender(
+            self._publisher,
+            self._session_id,
+            trace_id=self._trace_id,
+            max_in_flight=settings.live_max_chunks_in_flight,
+            max_wait_s=settings.live_max_kafka_wait_s,
+        )
+        self._leases.hold(
+            self._session_id, lambda: (sender.acknowledged_chunks, sender.acknowledged_samples)
+        )
         self._audio = LiveAudioState(start, chunk_ms=settings.live_chunk_ms)
         self._pacer = Pacer(
             time.monotonic(),
@@ -325,7 +329,7 @@ class _LiveStream:
             log.info("live stream: the client left before it was ready")
             return
         log.info("live stream started: %d Hz, %d channel(s)", start.sample_rate_hz, start.channels)
-        self._publishing = asyncio.create_task(self._publish_loop(), name="live-publish")
+        self._sender = sender
         results = asyncio.create_task(
             forward_results(self._subscription, self._send, until_completed=True),
             name="live-results",
@@ -339,14 +343,15 @@ class _LiveStream:
                 # Cancelled (the gateway shuts down) or failed: still end the stream, in a
                 # task of its own that a repeated cancellation of this one cannot stop.
                 await asyncio.shield(asyncio.create_task(self._finish("gateway_closed")))
+            sender.close()
 
     async def _supervise(self, reader: asyncio.Task[str], results: asyncio.Task[None]) -> None:
-        assert self._publishing is not None
-        waiting: set[asyncio.Task[Any]] = {reader, results, self._publishing}
+        assert self._sender is not None
+        failed = self._sender.failed
+        waiting: set[asyncio.Future[Any]] = {reader, results, failed}
         while waiting:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if self._publishing in done:
-                # The publisher only returns after the end; before it, it can only fail.
+            if failed in done:
                 self._finished = True  # Kafka refuses: the end cannot be published now.
                 error = self._publishing_error()
                 self._finish_later(error.code)
@@ -510,20 +515,21 @@ class _LiveStream:
     # ----------------------------------------------------------------- publishing
 
     async def _hand_over(self) -> None:
-        """Move cut chunks to the publishing task, in order, as in-flight room allows."""
+        """Send the cut chunks to Kafka, in order, as in-flight room allows."""
+        sender = self._sender
+        assert sender is not None
         while self._unsent:
             # Waits while too many chunks are unacknowledged (Kafka slow or away): reading
-            # stops, TCP pushes back. A chunk leaves ``_unsent`` only once it is queued, so a
+            # stops, TCP pushes back. A chunk leaves ``_unsent`` only once it is sent, so a
             # cancelled wait loses nothing: the end of the stream hands over what is left.
-            if self._in_flight.locked():
+            if not sender.room_left():
                 began = time.monotonic()
-                await self._in_flight.acquire()
+                await sender.wait_for_room()
                 if self._pacer is not None:
                     # The client's frames queued up meanwhile are no flood of its making.
                     self._pacer.stalled(time.monotonic() - began)
-            else:
-                await self._in_flight.acquire()
-            self._outbox.put_nowait(self._chunk_event(self._unsent.popleft()))
+            await sender.send_chunk(self._chunk_event(self._unsent[0]))
+            self._unsent.popleft()
 
     def _retarget(self, translate_to: list[str]) -> None:
         self._retargets += 1
@@ -534,68 +540,40 @@ class _LiveStream:
         log.info("live stream: translation targets now %s", translate_to)
 
     def _chunk_event(self, chunk: CutChunk) -> AudioChunkReceived:
-        return chunk_event(
+        return pcm_chunk_event(
             self._context,
-            chunk.samples,
+            chunk.samples.tobytes(),
             seq=chunk.seq,
             sample_offset=chunk.sample_offset,
             capture_time=chunk.capture_time,
+            audio_config=self._audio_config,
         )
 
     def _finish_later(self, reason: str) -> None:
-        """Kafka stopped taking the stream: what it still holds (queued, cut, the partial
-        chunk) and its end go to the gateway's unfinished streams, published once Kafka is
-        back (see ``adapters.unfinished_streams``). The batch that timed out stays with the
-        producer, which delivers it if it can."""
+        """Kafka stopped taking the stream: what it still holds (cut, the partial chunk) and
+        its end go to the gateway's unfinished streams, published once Kafka is back (see
+        ``adapters.unfinished_streams``). The chunks in flight stay with the producer, which
+        delivers them if it can."""
         audio = self._audio
         if audio is None:
             return
-        rest: list[AudioChunkReceived] = []
-        while not self._outbox.empty():
-            event = self._outbox.get_nowait()
-            if isinstance(event, AudioChunkReceived):
-                rest.append(event)
-        rest += [self._chunk_event(chunk) for chunk in [*self._unsent, *audio.finish()]]
+        rest = [self._chunk_event(chunk) for chunk in [*self._unsent, *audio.finish()]]
         self._unsent.clear()
         end = stream_end_event(
             self._session_id, total_chunks=audio.chunks, total_samples=audio.samples, reason=reason
         )
         self._unfinished.finish_later(self._session_id, rest, end, trace_id=self._trace_id)
 
-    async def _publish_loop(self) -> Envelope:
-        """Publish queued events in order, in batches; returns the end's envelope.
-
-        Raises TimeoutError if Kafka leaves a batch unacknowledged for longer than
-        ``live_max_kafka_wait_s`` (the producer keeps retrying meanwhile; a broker restart
-        shorter than that only delays the stream).
-        """
-        while True:
-            batch = [await self._outbox.get()]
-            while not self._outbox.empty():
-                batch.append(self._outbox.get_nowait())
-            async with asyncio.timeout(self._settings.live_max_kafka_wait_s):
-                envelopes = await self._publisher.publish(
-                    self._session_id, batch, trace_id=self._trace_id
-                )
-            for event in batch:
-                if isinstance(event, AudioChunkReceived):
-                    self._acknowledged_chunks += 1
-                    self._acknowledged_samples += event.num_samples
-                    self._in_flight.release()
-            if isinstance(batch[-1], AudioStreamEnded):
-                return envelopes[-1]
-
     def _publishing_failure(self) -> BaseException | None:
-        publishing = self._publishing
-        if publishing is None or not publishing.done() or publishing.cancelled():
-            return None
-        return publishing.exception()
+        return None if self._sender is None else self._sender.failure
 
     def _publishing_error(self) -> LiveProtocolError:
         """What to tell the client when publishing failed: why, and what Kafka has."""
         error = self._publishing_failure()
         log.error("live stream: publishing failed: %r", error)
-        chunks, samples = self._acknowledged_chunks, self._acknowledged_samples
+        sender = self._sender
+        assert sender is not None
+        chunks, samples = sender.acknowledged_chunks, sender.acknowledged_samples
         stored = {
             "acknowledged_chunks": chunks,
             "acknowledged_ms": samples * 1000 // TARGET_SAMPLE_RATE,
@@ -618,26 +596,26 @@ class _LiveStream:
         if self._finished:
             return None
         self._finished = True
-        audio, publishing = self._audio, self._publishing
-        if audio is None or publishing is None or publishing.done():
+        audio, sender = self._audio, self._sender
+        if audio is None or sender is None or sender.failed.done():
             return None
-        handing = asyncio.create_task(self._hand_over_end(audio, reason), name="live-end")
         try:
-            # The publishing task may fail while the rest waits for room in flight: then
-            # nothing more can be published, and waiting for room would never end.
-            await asyncio.wait({handing, publishing}, return_when=asyncio.FIRST_COMPLETED)
-            if handing.done():
-                handing.result()
-            else:
-                await cancel_and_wait(handing)
-            # Bounded: each batch waits at most live_max_kafka_wait_s.
-            envelope = await asyncio.shield(publishing)
+            # Bounded: the sender fails once Kafka leaves an event unacknowledged for
+            # live_max_kafka_wait_s, and every wait here then raises.
+            self._unsent.extend(audio.finish())
+            await self._hand_over()
+            end = stream_end_event(
+                self._session_id,
+                total_chunks=audio.chunks,
+                total_samples=audio.samples,
+                reason=reason,
+            )
+            envelope = await sender.send_end(end)
             async with asyncio.timeout(FINISH_TIMEOUT_S), self._db_pool.connection() as conn:
                 await project_event(conn, envelope)
             await self._leases.ended(self._session_id)
         except Exception:
             log.exception("live stream: could not publish its end (%s)", reason)
-            publishing.cancel()
             return None
         log.info(
             "live stream ended (%s): %d chunks, %d samples, held back %.1f s, waited %.1f s"
@@ -649,16 +627,3 @@ class _LiveStream:
             self._pacer.stalled_s if self._pacer else 0.0,
         )
         return envelope
-
-    async def _hand_over_end(self, audio: LiveAudioState, reason: str) -> None:
-        """Hand over what the stream still holds, then its end."""
-        self._unsent.extend(audio.finish())
-        await self._hand_over()
-        self._outbox.put_nowait(
-            stream_end_event(
-                self._session_id,
-                total_chunks=audio.chunks,
-                total_samples=audio.samples,
-                reason=reason,
-            )
-        )
