@@ -11,6 +11,25 @@ reads with ``return_record_name=True, return_record_name_override=True``). The e
 payload union becomes the ``EventPayload`` alias and is written in fastavro's tuple
 notation ``(fullname, dict)``, so the writer never has to guess the branch.
 
+Each record also gets ``write_avro(out)``, which appends its Avro binary encoding to a
+``bytearray``: the bytes fastavro's ``schemaless_writer`` writes for ``to_avro()``, from
+straight-line code generated field by field (nested records inlined, varints of lengths
+and non-negative ints inlined, enum symbols and the payload's branch looked up in generated
+dicts of their encoded indexes), with a few helpers at the top of ``events.py``.
+``wire.EnvelopeSerde.encode`` writes with it because encoding was 40% of the gateway's CPU
+under load: fastavro interprets the schema on every call (union branches validated, logical
+types converted) on top of building ``to_avro()``'s dicts. Measured per envelope
+(``benchmarks/event_encoding.py``): a live AudioChunkReceived (3,200 bytes of audio) 24 us
+with fastavro, 5.9 us written here; a TranscriptionCompleted 21 us and 6.1 us. fastavro
+still decodes, and is the reference the tests compare every written byte with.
+
+The writers refuse what fastavro would write silently but wrongly: an ``int`` beyond 32 bits
+(fastavro writes any varint), a float for an int (it truncates it), a non-bool for a
+boolean (it writes the value's truth), a float beyond float32 (it writes infinity), a naive
+datetime (it takes it as the machine's local time, so the same event would be written
+differently elsewhere). Otherwise they accept what fastavro accepts: a str for a uuid or an
+enum symbol, a bytearray or memoryview for bytes, any aware datetime.
+
 The output is formatted with ``ruff format`` (a dev dependency), so the check is exact.
 """
 
@@ -20,7 +39,7 @@ import argparse
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +59,11 @@ _PRIMITIVE_HINTS = {
     "bytes": "bytes",
     "string": "str",
 }
-# logicalType -> (python hint, import line); fastavro converts these both ways itself.
+# logicalType -> (python hint, module it is imported from); fastavro converts these both
+# ways itself, and the generated writers exactly as fastavro does.
 _LOGICAL_HINTS = {
-    "timestamp-micros": ("datetime", "from datetime import datetime"),
-    "uuid": ("UUID", "from uuid import UUID"),
+    "timestamp-micros": ("datetime", "datetime"),
+    "uuid": ("UUID", "uuid"),
 }
 
 _HEADER = """\
@@ -62,6 +82,96 @@ _INT32_HELPER = [
 ]
 
 
+# The helpers the generated write_avro() methods call, by name: "core" always, the others
+# when a schema uses the logical type. What is short is inlined in the methods instead
+# (nulls, union branches, booleans, enums, strings, lengths, non-negative ints, records).
+_WRITE_HELPERS: dict[str, str] = {
+    "core": """
+        # Avro binary encoding, as each record's write_avro() appends it. fastavro's
+        # schemaless_writer remains the reference the tests compare these bytes with.
+        _pack_float = Struct("<f").pack
+        _pack_double = Struct("<d").pack
+
+
+        def _write_long(out: bytearray, value: int) -> None:
+            \"\"\"Append an Avro long: zigzag, then base-128 varint, low group first.\"\"\"
+            if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+                msg = f"{value!r} does not fit an Avro long (64 bits)"
+                raise ValueError(msg)
+            # A float fails at the shift, where fastavro would write it truncated.
+            n = (value << 1) ^ (value >> 63)
+            while n > 0x7F:
+                out.append(n & 0x7F | 0x80)
+                n >>= 7
+            out.append(n)
+
+
+        def _write_int(out: bytearray, value: int) -> None:
+            \"\"\"Append an Avro int; fastavro would write any int, unreadable as 32 bits.\"\"\"
+            if not -0x80000000 <= value <= 0x7FFFFFFF:
+                _int32(value)  # raises, with to_avro()'s message
+            n = (value << 1) ^ (value >> 31)
+            while n > 0x7F:
+                out.append(n & 0x7F | 0x80)
+                n >>= 7
+            out.append(n)
+
+
+        def _byte_length(value: bytes) -> int:
+            # A bytearray or memoryview is written as its raw bytes; a str or int fails here.
+            return memoryview(value).nbytes
+
+
+        def _wrong_type(expected: str, value: object) -> TypeError:
+            return TypeError(f"expected {expected}, not {type(value).__name__}: {value!r:.80}")
+    """,
+    "timestamp-micros": """
+        _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+        _MICROSECOND = timedelta(microseconds=1)
+
+
+        def _write_timestamp_micros(out: bytearray, value: datetime) -> None:
+            \"\"\"Append an aware datetime as microseconds since the epoch, as fastavro does.\"\"\"
+            try:
+                micros = (value - _EPOCH) // _MICROSECOND
+            except TypeError:
+                # fastavro takes a naive datetime as the machine's local time (time.mktime):
+                # the same event would be written differently on another machine.
+                if isinstance(value, datetime) and value.utcoffset() is None:
+                    msg = f"naive datetime {value!r}: a timestamp needs a timezone (UTC)"
+                else:
+                    msg = f"expected an aware datetime, not {type(value).__name__}"
+                raise TypeError(msg) from None
+            # Years 1 to 9999 are within 2**59 microseconds of the epoch: no range check.
+            n = (micros << 1) ^ (micros >> 63)
+            if 0x2000000000000 <= n < 0x100000000000000:
+                # Eight bytes (years 1978 to 3111): the 7-bit groups spread to 8-bit slots in
+                # three steps and written at once, instead of a loop turn per byte (-20%).
+                n = (n & 0xFFFFFFF) | (n >> 28 << 32)
+                n = (n & 0x00003FFF00003FFF) | (n & 0x0FFFC0000FFFC000) << 2
+                n = (n & 0x007F007F007F007F) | (n & 0x3F803F803F803F80) << 1
+                out += (n | 0x0080808080808080).to_bytes(8, "little")
+                return
+            while n > 0x7F:
+                out.append(n & 0x7F | 0x80)
+                n >>= 7
+            out.append(n)
+    """,
+    "uuid": """
+        def _uuid_bytes(value: UUID | str) -> bytes:
+            \"\"\"A UUID as its canonical text, as fastavro writes it; a str as it is.\"\"\"
+            if isinstance(value, UUID):
+                return str(value).encode()
+            return value.encode()
+    """,
+}
+_HELPER_IMPORTS = {
+    "core": ("struct", ("Struct",)),
+    "timestamp-micros": ("datetime", ("UTC", "datetime", "timedelta")),
+    "uuid": ("uuid", ("UUID",)),
+}
+
+
 class CodegenError(ValueError):
     """The schemas use a construct this generator does not translate."""
 
@@ -70,8 +180,15 @@ class CodegenError(ValueError):
 class _Context:
     definitions: dict[str, dict[str, Any]]
     payload_members: tuple[str, ...]
-    imports: set[str]
-    uses_int32: bool = False
+    # module -> names imported from it
+    imports: dict[str, set[str]] = field(default_factory=dict)
+    # helper blocks (of _WRITE_HELPERS) the generated writers call
+    helpers: set[str] = field(default_factory=set)
+    # the records whose writers are being generated, outermost first
+    inlining: list[str] = field(default_factory=list)
+
+    def need(self, module: str, *names: str) -> None:
+        self.imports.setdefault(module, set()).update(names)
 
 
 def _short(fullname: str) -> str:
@@ -117,8 +234,8 @@ def _hint(schema: Any, ctx: _Context) -> str:
         return f"{inner} | None" if "null" in schema else inner
     logical = schema.get("logicalType")
     if logical in _LOGICAL_HINTS:
-        hint, import_line = _LOGICAL_HINTS[logical]
-        ctx.imports.add(import_line)
+        hint, module = _LOGICAL_HINTS[logical]
+        ctx.need(module, hint)
         return hint
     kind = schema["type"]
     if kind == "array":
@@ -142,7 +259,6 @@ def _convert(schema: Any, value: str, ctx: _Context, *, to_avro: bool, depth: in
     """
     if isinstance(schema, str):
         if schema == "int" and to_avro:
-            ctx.uses_int32 = True
             return f"_int32({value})"
         if schema in _PRIMITIVE_HINTS:
             return value
@@ -175,6 +291,200 @@ def _convert(schema: Any, value: str, ctx: _Context, *, to_avro: bool, depth: in
     return value
 
 
+def _indent(lines: list[str], levels: int = 1) -> list[str]:
+    return [f"{'    ' * levels}{line}" for line in lines]
+
+
+def _branch(value: int) -> int:
+    """The zigzag of a small non-negative ``value`` (a branch index), which is one byte."""
+    if not 0 <= value < 64:
+        raise CodegenError(f"branch index {value} does not fit one byte")
+    return value << 1
+
+
+def _varint(expr: str) -> list[str]:
+    """Statements appending ``expr`` (a zigzag value, so never negative) as a varint.
+
+    Inline rather than a helper's loop: a call costs more than most loops here turn.
+    """
+    return [
+        f"n = {expr}",
+        "while n > 0x7F:",
+        "    out.append(n & 0x7F | 0x80)",
+        "    n >>= 7",
+        "out.append(n)",
+    ]
+
+
+def _length(expr: str) -> list[str]:
+    """Statements appending the length (or block count) ``expr``, zigzag 2n."""
+    return _varint(f"{expr} << 1")
+
+
+def _bind(expr: str, name: str) -> tuple[str, list[str]]:
+    """``expr`` as a local name (it is read more than once), with the binding statement."""
+    if expr.isidentifier():
+        return expr, []
+    return name, [f"{name} = {expr}"]
+
+
+def _writer(schema: Any, expr: str, ctx: _Context, stem: str) -> list[str]:
+    """Statements appending the Avro binary encoding of ``expr`` to ``out``.
+
+    Straight-line code for this one schema, so nothing is interpreted per call. ``stem``
+    names the locals (``v_<stem>`` for the value, ``x_``/``k_`` for items and keys); ``b``
+    (bytes) and ``n`` (int) are scratch, never needed across a nested writer.
+    """
+    if isinstance(schema, str):
+        if schema in _PRIMITIVE_HINTS:
+            return _primitive_writer(schema, expr, stem)
+        fullname = _resolve(schema, ctx)
+        name = _short(fullname)
+        if _kind(fullname, ctx) == "enum":
+            return [f"out += {_index_constant(name)}[{expr}]"]
+        return _record_writer(fullname, expr, ctx, stem)
+    if isinstance(schema, list):
+        var, bind = _bind(expr, f"v_{stem}")
+        if _is_payload_union(schema, ctx):
+            return [
+                *bind,
+                f"branch = _PAYLOAD_BRANCHES.get(type({var}))",
+                "if branch is None:",
+                f'    raise _wrong_type("an event record", {var})',
+                "out += branch",
+                f"{var}.write_avro(out)",
+            ]
+        branches = _non_null(schema)
+        if len(branches) != 1:
+            raise CodegenError(f"only [null, T] unions and the payload union: {schema}")
+        if "null" not in schema:
+            return _writer(branches[0], expr, ctx, stem)
+        null_index = schema.index("null")
+        return [
+            *bind,
+            f"if {var} is None:",
+            f"    out.append({_branch(null_index)})",
+            "else:",
+            f"    out.append({_branch(1 - null_index)})",
+            *_indent(_writer(branches[0], var, ctx, stem)),
+        ]
+    kind = schema.get("type")
+    if "logicalType" in schema:
+        return _logical_writer(schema, expr, ctx)
+    if kind in ("array", "map"):
+        return _container_writer(schema, expr, ctx, stem)
+    if isinstance(kind, str) and kind in _PRIMITIVE_HINTS:
+        return _primitive_writer(kind, expr, stem)
+    raise CodegenError(f"unsupported schema {schema}")
+
+
+def _record_writer(fullname: str, expr: str, ctx: _Context, stem: str) -> list[str]:
+    """A nested record, its fields written inline: a call less per record.
+
+    Exactly its type: another record with the same field names would be written silently.
+    A record nested in itself is written by a call to its own method.
+    """
+    name = _short(fullname)
+    var, bind = _bind(expr, f"v_{stem}")
+    lines = [*bind, f"if type({var}) is not {name}:", f'    raise _wrong_type("{name}", {var})']
+    if fullname in ctx.inlining:
+        return [*lines, f"{var}.write_avro(out)"]
+    ctx.inlining.append(fullname)
+    for fld in ctx.definitions[fullname]["fields"]:
+        fname = fld["name"]
+        lines += _writer(fld["type"], f"{var}.{fname}", ctx, f"{stem}_{fname}")
+    ctx.inlining.pop()
+    return lines
+
+
+def _logical_writer(schema: dict[str, Any], expr: str, ctx: _Context) -> list[str]:
+    """A logical type converted as fastavro converts it (see the helpers)."""
+    kind, logical = schema["type"], schema["logicalType"]
+    if (logical, kind) not in (("timestamp-micros", "long"), ("uuid", "string")):
+        # fastavro converts other logical types (date, decimal...): a writer must match it.
+        raise CodegenError(f"no writer for logical type {logical} on {kind}")
+    ctx.helpers.add(logical)
+    if logical == "uuid":
+        return [f"b = _uuid_bytes({expr})", *_length("len(b)"), "out += b"]
+    return [f"_write_timestamp_micros(out, {expr})"]
+
+
+def _container_writer(schema: dict[str, Any], expr: str, ctx: _Context, stem: str) -> list[str]:
+    """An array or map as fastavro writes it: one block (count, items) if not empty, then 0."""
+    var, bind = _bind(expr, f"v_{stem}")
+    item = f"x_{stem}"
+    if schema["type"] == "array":
+        return [
+            *bind,
+            # A str or dict is iterable too: refused instead of written item by item.
+            f"if not isinstance({var}, (list, tuple)):",
+            f'    raise _wrong_type("a list", {var})',
+            f"n = len({var})",
+            "if n:",
+            *_indent(_length("n")),
+            f"    for {item} in {var}:",
+            *_indent(_writer(schema["items"], item, ctx, f"{stem}_item"), 2),
+            "out.append(0)",
+        ]
+    key = f"k_{stem}"
+    return [
+        *bind,
+        f"if not isinstance({var}, dict):",
+        f'    raise _wrong_type("a dict", {var})',
+        f"n = len({var})",
+        "if n:",
+        *_indent(_length("n")),
+        f"    for {key}, {item} in {var}.items():",
+        f"        b = {key}.encode()",
+        *_indent(_length("len(b)"), 2),
+        "        out += b",
+        *_indent(_writer(schema["values"], item, ctx, f"{stem}_value"), 2),
+        "out.append(0)",
+    ]
+
+
+def _primitive_writer(kind: str, expr: str, stem: str) -> list[str]:
+    if kind == "string":
+        return [f"b = {expr}.encode()", *_length("len(b)"), "out += b"]
+    if kind == "float":
+        # Struct refuses what a float32 cannot hold (fastavro would write inf).
+        return [f"out += _pack_float({expr})"]
+    if kind == "double":
+        return [f"out += _pack_double({expr})"]
+    var, bind = _bind(expr, f"v_{stem}")
+    if kind in ("int", "long"):
+        # Most ints are positive: written inline. The helper takes the negative ones and
+        # refuses what does not fit. A float fails at the shift.
+        top = "0x7FFFFFFF" if kind == "int" else "0x7FFFFFFFFFFFFFFF"
+        return [
+            *bind,
+            f"if 0 <= {var} <= {top}:",
+            *_indent(_varint(f"{var} << 1")),
+            "else:",
+            f"    _write_{kind}(out, {var})",
+        ]
+    if kind == "boolean":
+        # fastavro writes any value by its truth; only a bool is a boolean here.
+        return [
+            *bind,
+            f"if {var} is True:",
+            "    out.append(1)",
+            f"elif {var} is False:",
+            "    out.append(0)",
+            "else:",
+            f'    raise _wrong_type("a bool", {var})',
+        ]
+    if kind == "bytes":
+        return [
+            *bind,
+            *_length(f"(len({var}) if type({var}) is bytes else _byte_length({var}))"),
+            f"out += {var}",
+        ]
+    if kind == "null":
+        return [*bind, f"if {var} is not None:", f'    raise _wrong_type("None", {var})']
+    raise CodegenError(f"unsupported primitive {kind}")
+
+
 def _default_literal(schema: Any, default: Any, ctx: _Context) -> str:
     """The Python default for a field whose Avro default is ``default``."""
     if default is None:
@@ -205,12 +515,41 @@ def _docstring(text: str, indent: str) -> list[str]:
     return [f'{indent}"""{lines[0]}', *(f"{indent}{line}" for line in lines[1:]), f'{indent}"""']
 
 
+def _index_constant(enum_name: str) -> str:
+    """``_SOURCE_TYPE_INDEX`` for ``SourceType``: each symbol's encoded index."""
+    snake = "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(enum_name))
+    return f"_{snake.upper()}_INDEX"
+
+
 def _enum(definition: dict[str, Any]) -> list[str]:
-    lines = [f"class {definition['name']}(StrEnum):"]
+    name = definition["name"]
+    lines = [f"class {name}(StrEnum):"]
     lines += _docstring(definition.get("doc", ""), "    ")
     lines.append("")
     lines += [f'    {symbol} = "{symbol}"' for symbol in definition["symbols"]]
+    # Avro writes an enum as its symbol's index; a plain str equal to a symbol finds it too.
+    lines += [
+        "",
+        "",
+        f"{_index_constant(name)}: dict[str, bytes] = {{",
+        *(
+            f"    {name}.{symbol}: {_varint_bytes(index)!r},"
+            for index, symbol in enumerate(definition["symbols"])
+        ),
+        "}",
+    ]
     return lines
+
+
+def _varint_bytes(value: int) -> bytes:
+    """The Avro encoding of the non-negative int ``value`` (an enum index)."""
+    n = value << 1
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _record(fullname: str, definition: dict[str, Any], ctx: _Context) -> list[str]:
@@ -220,6 +559,8 @@ def _record(fullname: str, definition: dict[str, Any], ctx: _Context) -> list[st
     lines += ["", f'    AVRO_NAME: ClassVar[str] = "{fullname}"', ""]
     to_items: list[str] = []
     from_items: list[str] = []
+    write_lines: list[str] = []
+    ctx.inlining.append(fullname)
     for fld in definition["fields"]:
         fname, schema = fld["name"], fld["type"]
         if "doc" in fld:
@@ -236,6 +577,8 @@ def _record(fullname: str, definition: dict[str, Any], ctx: _Context) -> list[st
         else:
             raw = f'data.get("{fname}", {fld["default"]!r})'
         from_items.append(f"{fname}={_convert(schema, raw, ctx, to_avro=False)},")
+        write_lines += _writer(schema, f"self.{fname}", ctx, fname)
+    ctx.inlining.pop()
     lines += [
         "",
         "    def to_avro(self) -> dict[str, Any]:",
@@ -250,6 +593,13 @@ def _record(fullname: str, definition: dict[str, Any], ctx: _Context) -> list[st
         "        return cls(",
         *(f"            {item}" for item in from_items),
         "        )",
+        "",
+        "    def write_avro(self, out: bytearray) -> None:",
+        '        """Append this record\'s Avro binary encoding to ``out``.',
+        "",
+        "        The bytes fastavro's ``schemaless_writer`` writes for ``to_avro()``.",
+        '        """',
+        *_indent(write_lines, 2),
     ]
     return lines
 
@@ -294,6 +644,10 @@ def _payload_helpers(members: tuple[str, ...]) -> list[str]:
         f"_PAYLOAD_TYPES: dict[str, type[{PAYLOAD_ALIAS}]] = {{",
         *(f"    {n}.AVRO_NAME: {n}," for n in names),
         "}",
+        "# Each record's branch of the payload union, encoded as write_avro() writes it.",
+        f"_PAYLOAD_BRANCHES: dict[type[{PAYLOAD_ALIAS}], bytes] = {{",
+        *(f"    {n}: {_varint_bytes(index)!r}," for index, n in enumerate(names)),
+        "}",
         "",
         "",
         f"def _payload_to_avro(payload: {PAYLOAD_ALIAS}) -> tuple[str, dict[str, Any]]:",
@@ -317,7 +671,7 @@ def generate() -> str:
     definitions = schema_definitions()
     envelope = definitions[ENVELOPE_NAME]
     payload_schema = next(f["type"] for f in envelope["fields"] if f["name"] == PAYLOAD_FIELD)
-    ctx = _Context(definitions, (), set())
+    ctx = _Context(definitions, ())
     ctx.payload_members = tuple(_resolve(b, ctx) for b in payload_schema)
     blocks: list[list[str]] = []
     for fullname in _emission_order(ctx):
@@ -330,18 +684,32 @@ def generate() -> str:
             blocks.append(_record(fullname, definition, ctx))
         else:
             raise CodegenError(f"unsupported named type {definition['type']} ({fullname})")
+    ctx.need("collections.abc", "Mapping")
+    ctx.need("dataclasses", "dataclass", "field")
+    ctx.need("enum", "StrEnum")
+    ctx.need("typing", "Any", "ClassVar", "Self", "TypeAlias")
+    helpers = [name for name in _WRITE_HELPERS if name == "core" or name in ctx.helpers]
+    for name in helpers:
+        ctx.need(*_HELPER_IMPORTS[name][:1], *_HELPER_IMPORTS[name][1])
     imports = [
-        "from collections.abc import Mapping",
-        "from dataclasses import dataclass, field",
-        "from enum import StrEnum",
-        "from typing import Any, ClassVar, Self, TypeAlias",
-        *ctx.imports,
+        f"from {module} import {', '.join(sorted(names, key=_import_order))}"
+        for module, names in ctx.imports.items()
     ]
     module_doc = '"""Typed records for every LiveTranslate event, from avro/*.avsc."""'
-    if ctx.uses_int32:
-        blocks.insert(0, _INT32_HELPER)
+    # The writers check Avro ints with _int32 as to_avro() does.
+    blocks[:0] = [
+        _INT32_HELPER,
+        *(textwrap.dedent(_WRITE_HELPERS[name]).strip().splitlines() for name in helpers),
+    ]
     body = "\n\n\n".join("\n".join(block) for block in blocks)
     return f"{_HEADER}{module_doc}\n\n{chr(10).join(sorted(imports))}\n\n\n{body}\n"
+
+
+def _import_order(name: str) -> tuple[int, str]:
+    """isort's order within one import: CONSTANTS, then Classes, then functions."""
+    if name.isupper() and len(name) > 1:
+        return (0, name)
+    return (1, name) if name[0].isupper() else (2, name)
 
 
 def format_source(source: str, path: Path = OUTPUT) -> str:
