@@ -14,6 +14,8 @@
 7. The gateway alone (no recognition), one process and then two behind a round-robin,
    holding 1,000 live audio sockets at real time with their results fanned out: chunks
    accepted, result latency, CPU, memory per socket (``benchmarks/gateway_load.py``).
+8. Encoding one event envelope to its wire format, fastavro against the generated writers,
+   in-process (``benchmarks/event_encoding.py``).
 
 Figures vary with the machine's load: compare within one run, and read ratios next to
 absolute numbers.
@@ -32,6 +34,7 @@ import numpy as np
 import soundfile
 
 from benchmarks.concurrency import concurrent_run
+from benchmarks.event_encoding import encoding_rows, encoding_run
 from benchmarks.gateway_load import LoadSettings, gateway_load, gateway_load_rows
 from benchmarks.live import LONG_SCRIPT, LiveFigures, live_conversation, live_run
 from benchmarks.orchestration import capacity_run, orchestration_run
@@ -185,6 +188,8 @@ def main() -> None:
     assert rate == 16000
     duration = len(audio) / rate
     print(f"recording: {SAMPLE.name}, {duration:.1f} s; {UPLOAD_RUNS} uploads, {HOP_PROBES} probes")
+    # First, while nothing else runs: per-event CPU figures.
+    encoding = encoding_run()
     recognizer = LocalWhisperRecognizer.embedded_tiny_en()
     rtf, whole_text = whole_file_rtf(recognizer, audio, duration)
     live_audio, live_truth = live_conversation()
@@ -317,6 +322,7 @@ def main() -> None:
     )
     for figures in gateway_runs:
         rows += gateway_load_rows(figures)
+    rows += encoding_rows(encoding)
     print()
     width = max(len(name) for name, _ in rows) + 2
     for name, value in rows:
