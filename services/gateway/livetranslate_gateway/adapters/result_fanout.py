@@ -2,6 +2,11 @@
 
 Every gateway instance reads every partition (no consumer group): a client may be connected
 to any instance, so each instance must see every session's results.
+
+The consumer is confluent-kafka's (librdkafka): its threads fetch ahead, and the event loop
+takes what has arrived every few milliseconds, in batches, without waiting. (aiokafka, whose
+fetching and record parsing run on the loop itself, added up to a second and a half to
+results while a gateway carried 1,000 live streams.)
 """
 
 from __future__ import annotations
@@ -9,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from livetranslate_common.catalogue import AUDIO_RESULTS
 from livetranslate_common.errors import SerdeError
@@ -21,6 +27,11 @@ from livetranslate_common.settings import KafkaSettings
 from livetranslate_schemas.events import Envelope
 
 log = logging.getLogger(__name__)
+
+#: How often the loop takes the records fetched meanwhile: at most this is added to a result.
+POLL_INTERVAL_S = 0.005
+#: Records taken at once; more wait for the next turn (other tasks run in between).
+BATCH = 500
 
 
 class SubscriberTooSlowError(Exception):
@@ -51,45 +62,61 @@ class Subscription:
 class ResultFanout:
     def __init__(self, settings: KafkaSettings, *, queue_size: int) -> None:
         self._topic = settings.topic(AUDIO_RESULTS.name)
-        self._consumer = AIOKafkaConsumer(
-            self._topic,
-            bootstrap_servers=settings.bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-            auto_offset_reset="latest",
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.bootstrap_servers,
+                # Required by the client, never used: partitions are assigned, not subscribed,
+                # and no offset is committed.
+                "group.id": f"gateway-fanout-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "logger": log,
+            }
         )
         self._queue_size = queue_size
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._partitions: list[int] = []
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, *, assignment_timeout: float = 30.0) -> None:
-        await self._consumer.start()
         try:
-            async with asyncio.timeout(assignment_timeout):
-                # Without a group, the consumer takes every partition of the topic itself.
-                while not self._consumer.assignment():  # noqa: ASYNC110 - no event to wait on
-                    await asyncio.sleep(0.05)
-            # Pin each position now (the end: only results produced from now on; history is
-            # served from the read model), so nothing produced after start-up is skipped.
-            for partition in self._consumer.assignment():
-                await self._consumer.position(partition)
-        except TimeoutError:
-            await self._consumer.stop()
-            raise RuntimeError(
-                f"no partitions of {self._topic} after {assignment_timeout} s; were topics created?"
-            ) from None
+            partitions = await asyncio.to_thread(self._partitions_of_topic, assignment_timeout)
+            # Each partition from its end now: only results produced from now on (history is
+            # read back from the log on request), and nothing produced after start-up skipped.
+            ends = await asyncio.to_thread(
+                lambda: [
+                    self._consumer.get_watermark_offsets(
+                        TopicPartition(self._topic, p), timeout=assignment_timeout
+                    )[1]
+                    for p in partitions
+                ]
+            )
+        except Exception:
+            await asyncio.to_thread(self._consumer.close)
+            raise
+        self._consumer.assign(
+            [TopicPartition(self._topic, p, end) for p, end in zip(partitions, ends, strict=True)]
+        )
+        self._partitions = partitions
         self._task = asyncio.create_task(self._run(), name="result-fanout")
+
+    def _partitions_of_topic(self, timeout: float) -> list[int]:
+        metadata = self._consumer.list_topics(self._topic, timeout=timeout)
+        topic = metadata.topics.get(self._topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise RuntimeError(f"no partitions of {self._topic}; were topics created?")
+        return sorted(topic.partitions)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._consumer.stop()
+        await asyncio.to_thread(self._consumer.close)
 
     def partitions(self) -> list[int]:
         """The topic's partitions (the fan-out reads them all)."""
-        return sorted(tp.partition for tp in self._consumer.assignment())
+        return list(self._partitions)
 
     def subscribe(self, session_id: str) -> Subscription:
         subscription = Subscription(session_id, self._queue_size)
@@ -104,20 +131,34 @@ class ResultFanout:
                 del self._subscribers[subscription.session_id]
 
     async def _run(self) -> None:
-        async for record in self._consumer:
-            if record.key is None or record.value is None:
-                continue
-            watchers = self._subscribers.get(record.key.decode("utf-8", "replace"))
-            if not watchers:
-                continue
+        while True:
+            records = self._consumer.consume(BATCH, timeout=0)
+            for record in records:
+                self._hand_out(record)
+            # A full batch: more may be waiting, but let other tasks run first.
+            await asyncio.sleep(0 if len(records) == BATCH else POLL_INTERVAL_S)
+
+    def _hand_out(self, record: Message) -> None:
+        error = record.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("reading %s: %s", self._topic, error)
+            return
+        key, value = record.key(), record.value()
+        partition, offset = record.partition(), record.offset()
+        if key is None or value is None or partition is None or offset is None:
+            return
+        watchers = self._subscribers.get(key.decode("utf-8", "replace"))
+        if not watchers:
+            return
+        try:
+            envelope = decode_event(value)
+        except SerdeError as error:
+            log.warning("undecodable result at %s:%d: %s", self._topic, offset, error)
+            return
+        result = ResultRecord(partition, offset, envelope)
+        for subscription in list(watchers):
             try:
-                envelope = decode_event(record.value)
-            except SerdeError as error:
-                log.warning("undecodable result at %s:%d: %s", record.topic, record.offset, error)
-                continue
-            result = ResultRecord(record.partition, record.offset, envelope)
-            for subscription in list(watchers):
-                try:
-                    subscription.queue.put_nowait(result)
-                except asyncio.QueueFull:
-                    subscription.overflowed = True
+                subscription.queue.put_nowait(result)
+            except asyncio.QueueFull:
+                subscription.overflowed = True
