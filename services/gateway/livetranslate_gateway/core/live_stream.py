@@ -154,19 +154,23 @@ def parse_control(text: str) -> AnyControl:
 
 def check_frame(data: bytes, start: StartMessage) -> None:
     """A binary frame must hold whole sample frames and at most MAX_FRAME_SECONDS of audio."""
-    if len(data) > start.frame_bytes_limit:
+    _check_frame_size(len(data), start.frame_bytes_limit, start.bytes_per_frame, start.channels)
+
+
+def _check_frame_size(size: int, limit: int, bytes_per_frame: int, channels: int) -> None:
+    if size > limit:
         raise LiveProtocolError(
             CLOSE_TOO_BIG,
             "frame_too_large",
             f"a frame may hold at most {MAX_FRAME_SECONDS:g} s of audio"
-            f" ({start.frame_bytes_limit} bytes); got {len(data)} bytes",
+            f" ({limit} bytes); got {size} bytes",
         )
-    if len(data) % start.bytes_per_frame:
+    if size % bytes_per_frame:
         raise LiveProtocolError(
             CLOSE_UNSUPPORTED_DATA,
             "misaligned_frame",
-            f"a frame must hold whole {start.channels}-channel PCM16 samples"
-            f" (a multiple of {start.bytes_per_frame} bytes); got {len(data)} bytes",
+            f"a frame must hold whole {channels}-channel PCM16 samples"
+            f" (a multiple of {bytes_per_frame} bytes); got {size} bytes",
         )
 
 
@@ -338,28 +342,38 @@ class LiveAudioState:
         )
         #: Sample frames (per channel) received at the client's rate.
         self.input_samples = 0
+        self._rate = start.sample_rate_hz
+        self._channels = start.channels
+        self._bytes_per_frame = start.bytes_per_frame
+        self._frame_limit = start.frame_bytes_limit
         # A clock message's time, for the next frame's first sample.
         self._clock_mark: datetime | None = None
 
     @property
     def input_seconds(self) -> float:
-        return self.input_samples / self.start.sample_rate_hz
+        return self.input_samples / self._rate
 
     def frame_seconds(self, data: bytes) -> float:
-        return len(data) / self.start.bytes_per_frame / self.start.sample_rate_hz
+        """The audio in a binary frame; raises LiveProtocolError for a bad one."""
+        self._check(data)
+        return len(data) / self._bytes_per_frame / self._rate
+
+    def _check(self, data: bytes) -> None:
+        # The start's figures, read once: this runs for every frame of every stream.
+        _check_frame_size(len(data), self._frame_limit, self._bytes_per_frame, self._channels)
 
     def clock(self, capture_time: datetime) -> None:
         """The client's clock mark: the next frame's first sample was captured then."""
         self._clock_mark = capture_time
 
     def push(self, data: bytes, *, received_at: datetime) -> list[CutChunk]:
-        check_frame(data, self.start)
+        self._check(data)
         # Where the frame starts in the 16 kHz clock, in time rather than in the resampler's
         # output, which lags its input by the filter's delay.
-        position = self.input_samples * TARGET_SAMPLE_RATE / self.start.sample_rate_hz
+        position = self.input_samples * TARGET_SAMPLE_RATE / self._rate
         self.cutter.frame(position, received_at=received_at, capture_time=self._clock_mark)
         self._clock_mark = None
-        self.input_samples += len(data) // self.start.bytes_per_frame
+        self.input_samples += len(data) // self._bytes_per_frame
         return self.cutter.push(self.resampler.push(data))
 
     def finish(self) -> list[CutChunk]:

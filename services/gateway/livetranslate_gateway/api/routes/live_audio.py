@@ -106,7 +106,6 @@ from livetranslate_gateway.core.live_stream import (
     Pacer,
     PingMessage,
     StartMessage,
-    check_frame,
     parse_control,
 )
 from livetranslate_gateway.core.tracing import trace_id_from_traceparent
@@ -476,9 +475,9 @@ class _LiveStream:
             pacer.on_message(now)
             data: bytes | None = message.get("bytes")
             if data is not None:
-                check_frame(data, audio.start)
-                pacer.on_audio(audio.frame_seconds(data), now)
-                if audio.input_seconds + audio.frame_seconds(data) > limit_s:
+                seconds = audio.frame_seconds(data)  # checks the frame first
+                pacer.on_audio(seconds, now)
+                if audio.input_seconds + seconds > limit_s:
                     raise LiveProtocolError(
                         CLOSE_POLICY,
                         "audio_too_long",
