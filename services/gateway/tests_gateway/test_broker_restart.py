@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from confluent_kafka import Consumer
 
 from livetranslate_common.catalogue import CATALOGUE
 from livetranslate_common.devstack.kafka import LocalKafka
@@ -250,6 +251,23 @@ async def _read_until_closed(stream: Any) -> None:
         assert message["type"] != "stream_ended"
 
 
+def _wait_for_leaders(topics: KafkaTopics, name: str, timeout_s: float = 60.0) -> None:
+    """Until every partition of the topic has a leader the cluster knows."""
+    topic = topics.names[name]
+    consumer = Consumer({"bootstrap.servers": topics.bootstrap_servers, "group.id": "leaders"})
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            partitions = metadata.partitions.values()
+            if metadata.error is None and partitions and all(p.leader >= 0 for p in partitions):
+                return
+            assert time.monotonic() < deadline, f"{topic} has partitions without a leader"
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
 def _stop_after(broker: LocalKafka, seconds: float) -> None:
     time.sleep(seconds)
     broker.stop()
@@ -302,7 +320,10 @@ async def test_the_publisher_outlives_batches_that_expired_while_the_broker_was_
             outcomes = await asyncio.gather(*publishes, return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         assert failed, "no batch expired: the test did not create the case it is about"
-        # The next publishes land.
+        # The next publishes land, once the restarted broker leads the partitions again
+        # (sooner, a publish could time out after its 1 s for want of a leader: no proof of
+        # anything, and a flaky test on a busy machine).
+        await asyncio.to_thread(_wait_for_leaders, topics, "audio-ingest")
         after = [len(publishes) + i for i in range(3)]
         for seq in after:
             async with asyncio.timeout(30):
