@@ -11,6 +11,10 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Prometheus metrics at http://<host>:<metrics_port>/metrics, a port apart from the API's
+    # (in-cluster only, no API key); 0 serves none (several gateways on one host would fight
+    # over a fixed default).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     # Speech models a reprocessing run may ask for: those the reprocessing workers offer
     # (tiny.en and base always; an operator's own WHISPER_MODEL_NAME, "remote").
     reprocess_models: list[str] = Field(default_factory=lambda: ["tiny.en", "base"])

@@ -17,6 +17,7 @@ from livetranslate_common.settings import DatabaseSettings, KafkaSettings
 from livetranslate_gateway.adapters.analytics_client import AnalyticsClient
 from livetranslate_gateway.adapters.api_keys import ApiKeys
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
+from livetranslate_gateway.adapters.metrics import GatewayStats, MetricsServer
 from livetranslate_gateway.adapters.result_fanout import ResultFanout
 from livetranslate_gateway.adapters.result_history import ResultHistory
 from livetranslate_gateway.adapters.stream_leases import StreamLeases
@@ -77,9 +78,32 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.stream_leases.start()
         stack.push_async_callback(app.state.stream_leases.stop)
         app.state.result_history = ResultHistory(kafka)
-        app.state.fanout = ResultFanout(kafka, queue_size=settings.subscriber_queue_size)
+        app.state.fanout = ResultFanout(
+            kafka, queue_size=settings.subscriber_queue_size, stats=app.state.stats
+        )
         await app.state.fanout.start()
         stack.push_async_callback(app.state.fanout.stop)
+        if settings.metrics_port:
+            metrics = MetricsServer(
+                app.state.stats,
+                gauges={
+                    "live_streams": (
+                        "Live audio streams open on this instance.",
+                        lambda: len(app.state.live_streams),
+                    ),
+                    "result_subscriptions": (
+                        "WebSockets receiving a session's results from this instance.",
+                        app.state.fanout.subscription_count,
+                    ),
+                    "unfinished_streams": (
+                        "Live streams whose end waits for Kafka to come back.",
+                        lambda: len(app.state.unfinished_streams.sessions()),
+                    ),
+                },
+            )
+            await metrics.start(settings.host, settings.metrics_port)
+            stack.push_async_callback(metrics.stop)
+            app.state.metrics = metrics
         app.state.analytics = AnalyticsClient(
             settings.analytics_url, timeout_s=settings.analytics_timeout_s
         )
@@ -97,6 +121,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings or GatewaySettings()
     # Sessions with a live audio stream open on this instance (one stream per session).
     app.state.live_streams = set()
+    app.state.stats = GatewayStats()
 
     app.state.rate_limits = RateLimits(app.state.settings.rate_limit)
     install_problem_handlers(app)

@@ -18,20 +18,27 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from livetranslate_common.catalogue import AUDIO_RESULTS
 from livetranslate_common.errors import SerdeError
 from livetranslate_common.serde import decode_event
 from livetranslate_common.settings import KafkaSettings
+from livetranslate_gateway.adapters.metrics import GatewayStats
 from livetranslate_schemas.events import Envelope
 
 log = logging.getLogger(__name__)
 
 #: How often the loop takes the records fetched meanwhile: at most this is added to a result.
 POLL_INTERVAL_S = 0.005
+#: Between attempts to learn where the partitions end, while the cluster settles.
+START_RETRY_S = 0.2
 #: Records taken at once; more wait for the next turn (other tasks run in between).
 BATCH = 500
+
+
+class _PartitionsUnknownError(Exception):
+    """The topic's partitions are not known (yet)."""
 
 
 class SubscriberTooSlowError(Exception):
@@ -60,7 +67,9 @@ class Subscription:
 
 
 class ResultFanout:
-    def __init__(self, settings: KafkaSettings, *, queue_size: int) -> None:
+    def __init__(
+        self, settings: KafkaSettings, *, queue_size: int, stats: GatewayStats | None = None
+    ) -> None:
         self._topic = settings.topic(AUDIO_RESULTS.name)
         self._consumer = Consumer(
             {
@@ -74,23 +83,20 @@ class ResultFanout:
             }
         )
         self._queue_size = queue_size
+        self._stats = stats or GatewayStats()
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._partitions: list[int] = []
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, *, assignment_timeout: float = 30.0) -> None:
         try:
-            partitions = await asyncio.to_thread(self._partitions_of_topic, assignment_timeout)
-            # Each partition from its end now: only results produced from now on (history is
-            # read back from the log on request), and nothing produced after start-up skipped.
-            ends = await asyncio.to_thread(
-                lambda: [
-                    self._consumer.get_watermark_offsets(
-                        TopicPartition(self._topic, p), timeout=assignment_timeout
-                    )[1]
-                    for p in partitions
-                ]
-            )
+            async with asyncio.timeout(assignment_timeout):
+                partitions, ends = await self._ends_of_partitions()
+        except TimeoutError:
+            await asyncio.to_thread(self._consumer.close)
+            raise RuntimeError(
+                f"no partitions of {self._topic} after {assignment_timeout} s; were topics created?"
+            ) from None
         except Exception:
             await asyncio.to_thread(self._consumer.close)
             raise
@@ -100,12 +106,32 @@ class ResultFanout:
         self._partitions = partitions
         self._task = asyncio.create_task(self._run(), name="result-fanout")
 
-    def _partitions_of_topic(self, timeout: float) -> list[int]:
-        metadata = self._consumer.list_topics(self._topic, timeout=timeout)
+    async def _ends_of_partitions(self) -> tuple[list[int], list[int]]:
+        """The topic's partitions and their end offsets. Each partition is read from its end
+        now: only results produced from now on (history is read back from the log on
+        request), and nothing produced after start-up skipped. Retried while the cluster
+        settles (a topic just created has no leader for a moment)."""
+        while True:
+            try:
+                return await asyncio.to_thread(self._read_ends)
+            except (_PartitionsUnknownError, KafkaException) as error:
+                # A leader being elected, a broker still starting: the caller bounds the wait.
+                log.info("the ends of %s are not known yet (%s); retrying", self._topic, error)
+            await asyncio.sleep(START_RETRY_S)
+
+    def _read_ends(self) -> tuple[list[int], list[int]]:
+        metadata = self._consumer.list_topics(self._topic, timeout=START_RETRY_S * 10)
         topic = metadata.topics.get(self._topic)
         if topic is None or topic.error is not None or not topic.partitions:
-            raise RuntimeError(f"no partitions of {self._topic}; were topics created?")
-        return sorted(topic.partitions)
+            raise _PartitionsUnknownError(f"no partitions of {self._topic}")
+        partitions = sorted(topic.partitions)
+        ends = [
+            self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, p), timeout=START_RETRY_S * 10
+            )[1]
+            for p in partitions
+        ]
+        return partitions, ends
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -117,6 +143,9 @@ class ResultFanout:
     def partitions(self) -> list[int]:
         """The topic's partitions (the fan-out reads them all)."""
         return list(self._partitions)
+
+    def subscription_count(self) -> int:
+        return sum(len(watchers) for watchers in self._subscribers.values())
 
     def subscribe(self, session_id: str) -> Subscription:
         subscription = Subscription(session_id, self._queue_size)
@@ -133,6 +162,7 @@ class ResultFanout:
     async def _run(self) -> None:
         while True:
             records = self._consumer.consume(BATCH, timeout=0)
+            self._stats.results_read += len(records)
             for record in records:
                 self._hand_out(record)
             # A full batch: more may be waiting, but let other tasks run first.
@@ -157,8 +187,12 @@ class ResultFanout:
             log.warning("undecodable result at %s:%d: %s", self._topic, offset, error)
             return
         result = ResultRecord(partition, offset, envelope)
+        stats = self._stats
         for subscription in list(watchers):
             try:
                 subscription.queue.put_nowait(result)
+                stats.results_handed_out += 1
             except asyncio.QueueFull:
+                if not subscription.overflowed:
+                    stats.subscribers_overflowed += 1
                 subscription.overflowed = True

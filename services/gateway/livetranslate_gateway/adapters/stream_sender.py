@@ -28,6 +28,7 @@ import time
 from confluent_kafka import KafkaError
 
 from livetranslate_gateway.adapters.event_publisher import DeliveryError, EventPublisher
+from livetranslate_gateway.adapters.metrics import GatewayStats
 from livetranslate_schemas.events import AudioChunkReceived, AudioStreamEnded, Envelope
 
 
@@ -40,6 +41,7 @@ class StreamSender:
         trace_id: str,
         max_in_flight: int,
         max_wait_s: float,
+        stats: GatewayStats | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -48,6 +50,7 @@ class StreamSender:
         self._trace_id = trace_id
         self._max_in_flight = max_in_flight
         self._max_wait_s = max_wait_s
+        self._stats = stats or GatewayStats()
         self._loop = asyncio.get_running_loop()
         #: Done (always with an exception) once the stream can no longer be sent.
         self.failed: asyncio.Future[None] = self._loop.create_future()
@@ -88,20 +91,23 @@ class StreamSender:
         this raises (a failed stream, a refused produce)."""
         if self.failed.done():
             raise self._failure_error()
-        samples = event.num_samples
+        samples, stats = event.num_samples, self._stats
 
         def delivered(error: KafkaError | None) -> None:
             self._reported(error)
             self._chunks_in_flight -= 1
-            if error is None and not self.failed.done():
-                self.acknowledged_chunks += 1
-                self.acknowledged_samples += samples
+            if error is None:
+                stats.live_chunks_acknowledged += 1
+                if not self.failed.done():
+                    self.acknowledged_chunks += 1
+                    self.acknowledged_samples += samples
             self._wake_reader()
 
         await self._publisher.send(
             self._session_id, event, trace_id=self._trace_id, on_delivery=delivered
         )
         self._chunks_in_flight += 1
+        stats.live_chunks_sent += 1
         self._sent()
 
     async def send_end(self, event: AudioStreamEnded) -> Envelope:

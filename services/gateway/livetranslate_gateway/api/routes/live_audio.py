@@ -42,7 +42,7 @@ Nothing is ever buffered without bound: a frame, the partial chunk and the chunk
 Kafka away (a broker restart, a leader moving): the producer retries, the chunks in flight
 wait, and once all of them wait the gateway stops reading, so the client is held back by TCP
 as above; read again afterwards, the frames it queued meanwhile are not counted as a flood.
-If a batch stays unacknowledged for ``GATEWAY_LIVE_MAX_KAFKA_WAIT_S``, the stream closes with
+If a chunk stays unacknowledged for ``GATEWAY_LIVE_MAX_KAFKA_WAIT_S``, the stream closes with
 1013 and the error ``kafka_unavailable``, which says how many chunks (``acknowledged_chunks``,
 ``acknowledged_ms``) Kafka has. ``stream_ended`` is sent only once Kafka has every chunk and
 the end. What the stream still held and its end are then published once Kafka is back
@@ -67,6 +67,7 @@ from livetranslate_common.log import log_context
 from livetranslate_common.readmodel.projection import project_event
 from livetranslate_gateway.adapters.audio_sources import claim_audio_source, describe_source
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
+from livetranslate_gateway.adapters.metrics import GatewayStats
 from livetranslate_gateway.adapters.result_fanout import (
     ResultFanout,
     SubscriberTooSlowError,
@@ -230,6 +231,7 @@ class _LiveStream:
         self._trace_id = trace_id
         self._unfinished = unfinished
         self._leases = leases
+        self._stats: GatewayStats = websocket.app.state.stats
         self._send_lock = asyncio.Lock()
         # Chunks cut from the last frame, not yet handed over (at most one frame's worth).
         self._unsent: collections.deque[CutChunk] = collections.deque()
@@ -309,6 +311,7 @@ class _LiveStream:
             trace_id=self._trace_id,
             max_in_flight=settings.live_max_chunks_in_flight,
             max_wait_s=settings.live_max_kafka_wait_s,
+            stats=self._stats,
         )
         self._leases.hold(
             self._session_id, lambda: (sender.acknowledged_chunks, sender.acknowledged_samples)
@@ -328,6 +331,7 @@ class _LiveStream:
             log.info("live stream: the client left before it was ready")
             return
         log.info("live stream started: %d Hz, %d channel(s)", start.sample_rate_hz, start.channels)
+        self._stats.live_streams_started += 1
         self._sender = sender
         results = asyncio.create_task(
             forward_results(self._subscription, self._send, until_completed=True),
@@ -562,6 +566,7 @@ class _LiveStream:
             self._session_id, total_chunks=audio.chunks, total_samples=audio.samples, reason=reason
         )
         self._unfinished.finish_later(self._session_id, rest, end, trace_id=self._trace_id)
+        self._stats.stream_ended(reason)
 
     def _publishing_failure(self) -> BaseException | None:
         return None if self._sender is None else self._sender.failure
@@ -616,6 +621,7 @@ class _LiveStream:
         except Exception:
             log.exception("live stream: could not publish its end (%s)", reason)
             return None
+        self._stats.stream_ended(reason)
         log.info(
             "live stream ended (%s): %d chunks, %d samples, held back %.1f s, waited %.1f s"
             " for Kafka",
