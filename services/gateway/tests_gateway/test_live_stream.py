@@ -27,7 +27,6 @@ from livetranslate_gateway.core.live_stream import (
     Pacer,
     PingMessage,
     StartMessage,
-    check_frame,
     parse_control,
 )
 from livetranslate_gateway.demo import ResultPrinter, parse_targets
@@ -328,7 +327,7 @@ def test_bad_control_messages_say_why(text: str, close_code: int) -> None:
 def test_bad_frames_are_refused(channels: int, size: int, close_code: int, code: str) -> None:
     start = StartMessage(type="start", sample_rate_hz=16_000, channels=channels)  # type: ignore[arg-type]
     with pytest.raises(LiveProtocolError) as raised:
-        check_frame(bytes(size), start)
+        _check_frame(bytes(size), start)
     assert (raised.value.close_code, raised.value.code) == (close_code, code)
 
 
@@ -336,10 +335,15 @@ def test_frames_up_to_one_second_are_fine() -> None:
     start = StartMessage(type="start", sample_rate_hz=16_000, channels=2)
     # Exactly one second of stereo PCM16 is the largest frame allowed; one sample more is not.
     assert start.frame_bytes_limit == 16_000 * 4
-    check_frame(bytes(16_000 * 4), start)  # raises LiveProtocolError when refused
-    check_frame(b"", start)
+    _check_frame(bytes(16_000 * 4), start)  # raises LiveProtocolError when refused
+    _check_frame(b"", start)
     with pytest.raises(LiveProtocolError):
-        check_frame(bytes(16_000 * 4 + 4), start)
+        _check_frame(bytes(16_000 * 4 + 4), start)
+
+
+def _check_frame(data: bytes, start: StartMessage) -> None:
+    """What the stream does with each binary frame first."""
+    LiveAudioState(start, chunk_ms=100).frame_seconds(data)
 
 
 # --------------------------------------------------------------------------- pacing

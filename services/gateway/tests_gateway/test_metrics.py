@@ -6,12 +6,12 @@ import asyncio
 
 import httpx
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from livetranslate_common.devstack.processes import free_port
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
-from livetranslate_gateway.adapters.metrics import read_metrics
 from livetranslate_gateway.client import GatewayClient
 from livetranslate_gateway.config import GatewaySettings
 from livetranslate_schemas.events import SessionProcessingCompleted
@@ -24,7 +24,13 @@ async def _scrape(url: str) -> dict[str, float]:
     async with httpx.AsyncClient() as http:
         response = await http.get(url)
     assert response.status_code == 200
-    return read_metrics(response.text)
+    # Each sample by name, labelled ones as name{label="value"}.
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
 
 
 async def test_metrics_count_a_live_stream_and_its_results(

@@ -80,8 +80,6 @@ class EventPublisher:
             "logger": log,
         }
         self._producer = Producer(self._config)
-        # The topic of each event type, prefix included (looked up once per type).
-        self._topics: dict[str, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -150,10 +148,7 @@ class EventPublisher:
         if self._fatal:
             await self._replace()
         envelope = new_event(payload, source=SOURCE, trace_id=trace_id)
-        topic = self._topics.get(envelope.event_type)
-        if topic is None:
-            topic = self._settings.topic(topic_for_event(envelope.event_type).name)
-            self._topics[envelope.event_type] = topic
+        topic = self._settings.topic(topic_for_event(envelope.event_type).name)
         value, encoded_key = encode_event(envelope), encode_key(key)
 
         def report(error: KafkaError | None, _message: Message) -> None:

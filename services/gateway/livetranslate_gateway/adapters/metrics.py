@@ -19,12 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from threading import Thread
-from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -135,15 +133,3 @@ class MetricsServer:
             before = time.monotonic()
             await asyncio.sleep(LAG_SAMPLE_S)
             self._loop_lag.observe(max(0.0, time.monotonic() - before - LAG_SAMPLE_S))
-
-
-def read_metrics(text: str) -> dict[str, Any]:
-    """A scrape's samples by name (and labels), for tests and benchmarks:
-    ``{"livetranslate_gateway_live_chunks_sent_total": 10.0, ...}``; labelled samples as
-    ``name{label="value"}``."""
-    samples: dict[str, Any] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples

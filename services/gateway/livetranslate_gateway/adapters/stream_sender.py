@@ -61,7 +61,6 @@ class StreamSender:
         self._room: asyncio.Future[None] | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._end: asyncio.Future[Envelope] | None = None
-        self._end_envelope: Envelope | None = None
         #: What Kafka has acknowledged: the first chunks of the stream, and their samples.
         self.acknowledged_chunks = 0
         self.acknowledged_samples = 0
@@ -125,10 +124,10 @@ class StreamSender:
             if self.failed.done():
                 end.set_exception(self._failure_error())
             else:
-                assert self._end_envelope is not None
-                end.set_result(self._end_envelope)
+                end.set_result(envelope)
 
-        self._end_envelope = await self._publisher.send(
+        # Reported only after this returns: the callback sees the envelope.
+        envelope = await self._publisher.send(
             self._session_id, event, trace_id=self._trace_id, on_delivery=delivered
         )
         self._sent()

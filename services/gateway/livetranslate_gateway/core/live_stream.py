@@ -152,12 +152,8 @@ def parse_control(text: str) -> AnyControl:
         raise LiveProtocolError(CLOSE_POLICY, "invalid_message", details[:500]) from None
 
 
-def check_frame(data: bytes, start: StartMessage) -> None:
-    """A binary frame must hold whole sample frames and at most MAX_FRAME_SECONDS of audio."""
-    _check_frame_size(len(data), start.frame_bytes_limit, start.bytes_per_frame, start.channels)
-
-
 def _check_frame_size(size: int, limit: int, bytes_per_frame: int, channels: int) -> None:
+    """A binary frame must hold whole sample frames and at most MAX_FRAME_SECONDS of audio."""
     if size > limit:
         raise LiveProtocolError(
             CLOSE_TOO_BIG,
