@@ -54,7 +54,7 @@ def _raise_on_mismatch(counts: dict[str, int], specs: Sequence[TopicSpec], prefi
         )
 
 
-def _wait_for_leaders(admin: AdminClient, names: Iterable[str], timeout: float) -> None:
+def wait_for_leaders(admin: AdminClient, names: Iterable[str], timeout: float) -> None:
     """Block until every partition of ``names`` has a leader (producers can use them)."""
     pending = set(names)
     deadline = time.monotonic() + timeout
@@ -117,10 +117,10 @@ def ensure_topics(
                 raise
             raced.append(name)  # someone else created it in the meantime
     if raced:  # created by someone else since we looked: check them once they are visible
-        _wait_for_leaders(admin, raced, timeout)
+        wait_for_leaders(admin, raced, timeout)
         counts, _ = _partition_counts(admin, timeout)
         _raise_on_mismatch(counts, [s for s in missing if s.full_name(prefix) in raced], prefix)
-    _wait_for_leaders(admin, created, timeout)
+    wait_for_leaders(admin, created, timeout)
     log.info("created topics %s", created)
     return sorted(created)
 

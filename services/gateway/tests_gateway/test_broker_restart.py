@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 
 from livetranslate_common.catalogue import CATALOGUE
 from livetranslate_common.devstack.kafka import LocalKafka
@@ -31,7 +31,7 @@ from livetranslate_common.serde import decode_event
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_common.testing.fixtures import KafkaTopics
 from livetranslate_common.testing.topic_reader import read_topic
-from livetranslate_common.topics import ensure_topics
+from livetranslate_common.topics import ensure_topics, wait_for_leaders
 from livetranslate_gateway.adapters.event_publisher import EventPublisher
 from livetranslate_gateway.adapters.stream_sender import StreamSender
 from livetranslate_gateway.client import GatewayClient, LiveStreamError
@@ -251,23 +251,6 @@ async def _read_until_closed(stream: Any) -> None:
         assert message["type"] != "stream_ended"
 
 
-def _wait_for_leaders(topics: KafkaTopics, name: str, timeout_s: float = 60.0) -> None:
-    """Until every partition of the topic has a leader the cluster knows."""
-    topic = topics.names[name]
-    consumer = Consumer({"bootstrap.servers": topics.bootstrap_servers, "group.id": "leaders"})
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-            partitions = metadata.partitions.values()
-            if metadata.error is None and partitions and all(p.leader >= 0 for p in partitions):
-                return
-            assert time.monotonic() < deadline, f"{topic} has partitions without a leader"
-            time.sleep(0.2)
-    finally:
-        consumer.close()
-
-
 def _stop_after(broker: LocalKafka, seconds: float) -> None:
     time.sleep(seconds)
     broker.stop()
@@ -323,7 +306,8 @@ async def test_the_publisher_outlives_batches_that_expired_while_the_broker_was_
         # The next publishes land, once the restarted broker leads the partitions again
         # (sooner, a publish could time out after its 1 s for want of a leader: no proof of
         # anything, and a flaky test on a busy machine).
-        await asyncio.to_thread(_wait_for_leaders, topics, "audio-ingest")
+        admin = AdminClient({"bootstrap.servers": topics.bootstrap_servers})
+        await asyncio.to_thread(wait_for_leaders, admin, [topics.names["audio-ingest"]], 60.0)
         after = [len(publishes) + i for i in range(3)]
         for seq in after:
             async with asyncio.timeout(30):

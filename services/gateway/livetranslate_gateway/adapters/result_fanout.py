@@ -18,10 +18,11 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from livetranslate_common.catalogue import AUDIO_RESULTS
 from livetranslate_common.errors import SerdeError
+from livetranslate_common.replay.topic_snapshot import TopicSnapshot
 from livetranslate_common.serde import decode_event
 from livetranslate_common.settings import KafkaSettings
 from livetranslate_gateway.adapters.metrics import GatewayStats
@@ -31,14 +32,8 @@ log = logging.getLogger(__name__)
 
 #: How often the loop takes the records fetched meanwhile: at most this is added to a result.
 POLL_INTERVAL_S = 0.005
-#: Between attempts to learn where the partitions end, while the cluster settles.
-START_RETRY_S = 0.2
 #: Records taken at once; more wait for the next turn (other tasks run in between).
 BATCH = 500
-
-
-class _PartitionsUnknownError(Exception):
-    """The topic's partitions are not known (yet)."""
 
 
 class SubscriberTooSlowError(Exception):
@@ -71,6 +66,7 @@ class ResultFanout:
         self, settings: KafkaSettings, *, queue_size: int, stats: GatewayStats | None = None
     ) -> None:
         self._topic = settings.topic(AUDIO_RESULTS.name)
+        self._bootstrap_servers = settings.bootstrap_servers
         self._consumer = Consumer(
             {
                 "bootstrap.servers": settings.bootstrap_servers,
@@ -89,49 +85,22 @@ class ResultFanout:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, *, assignment_timeout: float = 30.0) -> None:
+        # Each partition from its end now: only results produced from now on (history is read
+        # back from the log on request), and nothing produced after start-up skipped. The
+        # snapshot asks again while a partition's leader moves (a topic just created).
         try:
-            async with asyncio.timeout(assignment_timeout):
-                partitions, ends = await self._ends_of_partitions()
-        except TimeoutError:
-            await asyncio.to_thread(self._consumer.close)
-            raise RuntimeError(
-                f"no partitions of {self._topic} after {assignment_timeout} s; were topics created?"
-            ) from None
+            snapshot = await asyncio.to_thread(
+                TopicSnapshot, self._bootstrap_servers, self._topic, timeout_s=assignment_timeout
+            )
         except Exception:
             await asyncio.to_thread(self._consumer.close)
             raise
+        snapshot.close()
         self._consumer.assign(
-            [TopicPartition(self._topic, p, end) for p, end in zip(partitions, ends, strict=True)]
+            [TopicPartition(self._topic, r.partition, r.high) for r in snapshot.ranges]
         )
-        self._partitions = partitions
+        self._partitions = [r.partition for r in snapshot.ranges]
         self._task = asyncio.create_task(self._run(), name="result-fanout")
-
-    async def _ends_of_partitions(self) -> tuple[list[int], list[int]]:
-        """The topic's partitions and their end offsets. Each partition is read from its end
-        now: only results produced from now on (history is read back from the log on
-        request), and nothing produced after start-up skipped. Retried while the cluster
-        settles (a topic just created has no leader for a moment)."""
-        while True:
-            try:
-                return await asyncio.to_thread(self._read_ends)
-            except (_PartitionsUnknownError, KafkaException) as error:
-                # A leader being elected, a broker still starting: the caller bounds the wait.
-                log.info("the ends of %s are not known yet (%s); retrying", self._topic, error)
-            await asyncio.sleep(START_RETRY_S)
-
-    def _read_ends(self) -> tuple[list[int], list[int]]:
-        metadata = self._consumer.list_topics(self._topic, timeout=START_RETRY_S * 10)
-        topic = metadata.topics.get(self._topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise _PartitionsUnknownError(f"no partitions of {self._topic}")
-        partitions = sorted(topic.partitions)
-        ends = [
-            self._consumer.get_watermark_offsets(
-                TopicPartition(self._topic, p), timeout=START_RETRY_S * 10
-            )[1]
-            for p in partitions
-        ]
-        return partitions, ends
 
     async def stop(self) -> None:
         if self._task is not None:
