@@ -62,10 +62,9 @@ CONCURRENT_SESSIONS = (6, 8, 10)
 # twice as long) for the goal's 500 sessions.
 SIMULATED_SESSIONS = ((100, 100), (250, 100), (500, 100), (500, 200))
 # The goal's 1,000 live sockets (45 s each run, the first 15 s a fresh broker's warm-up), at
-# the default 100 ms chunks and at 200 ms
-# chunks and frames (the setting's advice for hundreds of streams): on one gateway process,
-# the default deployment (its event loop is the ceiling), then on two, the sessions spread
-# round-robin as a load balancer would.
+# the default 100 ms chunks and at 200 ms chunks and frames (the setting's advice for
+# hundreds of streams): on one gateway process, the default deployment (its event loop is
+# the ceiling), then on two, the sessions spread round-robin as a load balancer would.
 GATEWAY_LOADS = tuple(
     LoadSettings(connections=1000, chunk_ms=chunk_ms, frame_ms=chunk_ms, gateways=gateways)
     for gateways in (1, 2)
